@@ -1,0 +1,141 @@
+// One configuration parser for every role: zod over the environment, once, at start-up.
+// A bad value stops the process with a message naming the variable and what it accepts.
+import os from 'node:os';
+import { z } from 'zod';
+import { ADMIN, FactionId } from './schemas.ts';
+
+/** Environment strings to numbers, with the accepted range in the error message. */
+function number(opts: { min?: number; max?: number; int?: boolean; default: number }) {
+  const what = [opts.int ? 'an integer' : 'a number', opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : '']
+    .filter(Boolean)
+    .join(' ');
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return opts.default;
+      const n = Number(raw);
+      const ok =
+        Number.isFinite(n) &&
+        (!opts.int || Number.isInteger(n)) &&
+        (opts.min === undefined || n >= opts.min) &&
+        (opts.max === undefined || n <= opts.max);
+      if (!ok) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+function text(def: string, pattern?: RegExp, what?: string) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = raw === undefined || raw.trim() === '' ? def : raw.trim();
+      if (pattern && !pattern.test(v)) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what ?? pattern.source}, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return v;
+    });
+}
+
+export interface ApiToken {
+  /** a faction id or `admin` */
+  name: string;
+  token: string;
+}
+
+/** `API_TOKENS`: comma-separated `name:token` pairs. */
+const apiTokens = z
+  .string()
+  .optional()
+  .transform((raw, ctx): ApiToken[] => {
+    if (raw === undefined || raw.trim() === '') return [];
+    const out: ApiToken[] = [];
+    for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const at = pair.indexOf(':');
+      const name = at > 0 ? pair.slice(0, at) : '';
+      const token = at > 0 ? pair.slice(at + 1) : '';
+      if ((name !== ADMIN && !FactionId.safeParse(name).success) || token.length < 8) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected comma-separated name:token pairs (name a faction id or "admin", token at least 8 characters), got an entry ${JSON.stringify(pair.replace(/:.*/, ':…'))}`,
+        });
+        return z.NEVER;
+      }
+      out.push({ name, token });
+    }
+    return out;
+  });
+
+export const ROLES = ['all', 'worker', 'api', 'viz', 'bot'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ConfigSchema = z.object({
+  // --- every role
+  REDIS_URL: text('redis://127.0.0.1:6379/0', /^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+  SIM_ID: text('default', /^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ROLE: z.enum(ROLES).optional(),
+  // --- worker
+  TICK_DELAY: number({ min: 0, max: 3600, default: 0.5 }),
+  LEASE_TTL_MS: number({ min: 100, max: 600_000, int: true, default: 5000 }),
+  WORKER_ID: text(os.hostname(), /^[\w.:@-]{1,128}$/, '1-128 letters, digits or ._:@-'),
+  ORDERS_PER_TICK: number({ min: 1, max: 100_000, int: true, default: 1000 }),
+  EVENTS_MAXLEN: number({ min: 100, max: 10_000_000, int: true, default: 10_000 }),
+  ORDER_RETAIN_TICKS: number({ min: 0, max: 100_000, int: true, default: 120 }),
+  // --- world generation (used when a simulation has no snapshot yet)
+  WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),
+  WORLD_FACTIONS: number({ min: 1, max: 16, int: true, default: 4 }),
+  WORLD_SEED: number({ min: 0, max: 2 ** 32 - 1, int: true, default: 42 }),
+  // --- api
+  PORT: number({ min: 0, max: 65535, int: true, default: 8000 }),
+  API_TOKENS: apiTokens,
+  // --- viz
+  VIZ_PORT: number({ min: 0, max: 65535, int: true, default: 9000 }),
+  // --- bot
+  API_URL: text('http://127.0.0.1:8000', /^https?:\/\//, 'an http:// or https:// URL'),
+  BOT_FACTION: text('BotFaction', /^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'a faction id'),
+  BOT_TOKEN: z.string().optional(),
+  BOT_POLL_INTERVAL: number({ min: 0.01, max: 3600, default: 1.0 }),
+  BOT_MAX_ORDERS: number({ min: 0, max: 100, int: true, default: 3 }),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** The environment variable names the code reads: the deployment contract test uses this. */
+export const CONFIG_VARIABLES = Object.keys(ConfigSchema.shape) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '?'),
+      message: issue.path[0] === 'LOG_LEVEL' || issue.path[0] === 'ROLE' ? `${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})` : issue.message,
+    })),
+  );
+}
+
+/** For entry points: parse, or print the problem and exit with status 2. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,53 @@
+// The constants and closed-form rules that both the engine and the readers (API, viz, bots)
+// need: production is lazy, so anyone showing a garrison must compute it the same way.
+import type { StarSystem } from './schemas.ts';
+
+export const RULES = {
+  /** an owned system produces `industry` ships every this many ticks */
+  productionPeriod: 5,
+  /** production stops once the garrison reaches industry × this */
+  garrisonCapPerIndustry: 20,
+  /** lane length units a fleet covers per tick */
+  fleetSpeed: 6,
+  /** each side's fire per tick is its ships × a factor drawn in [min, max) */
+  combatFireMin: 0.2,
+  combatFireMax: 0.45,
+  /** garrison of a faction's home at world creation */
+  homeGarrison: 20,
+  /** neutral systems start with 0..this-1 ships that defend but never grow */
+  neutralGarrisonMax: 6,
+} as const;
+
+/** Whole production periods elapsed for `system` between its `since` and `tick`. */
+function periodsSince(system: StarSystem, tick: number): number {
+  return Math.max(0, Math.floor((tick - system.since) / RULES.productionPeriod));
+}
+
+/** The garrison of `system` at `tick`, production included. Neutral systems never grow. */
+export function garrisonAt(system: StarSystem, tick: number): number {
+  if (system.owner === null) return system.garrison;
+  const cap = system.industry * RULES.garrisonCapPerIndustry;
+  if (system.garrison >= cap) return system.garrison;
+  return Math.min(cap, system.garrison + periodsSince(system, tick) * system.industry);
+}
+
+/**
+ * The same system with its garrison made explicit at `tick`. Keeps partial progress toward
+ * the next production period, so touching a system never costs it production.
+ */
+export function materialize(system: StarSystem, tick: number): StarSystem {
+  if (system.owner === null) return system;
+  const garrison = garrisonAt(system, tick);
+  const since = system.since + periodsSince(system, tick) * RULES.productionPeriod;
+  if (garrison === system.garrison && since === system.since) return system;
+  return { ...system, garrison, since: Math.min(since, tick) };
+}
+
+export function laneLength(a: { x: number; y: number }, b: { x: number; y: number }): number {
+  return Math.hypot(a.x - b.x, a.y - b.y);
+}
+
+/** Ticks to cross a lane: at least one. */
+export function travelTicks(a: { x: number; y: number }, b: { x: number; y: number }): number {
+  return Math.max(1, Math.ceil(laneLength(a, b) / RULES.fleetSpeed));
+}

@@ -1,0 +1,101 @@
+// The snapshot's layout in Redis and its public form. The snapshot key is a hash:
+//   meta          WorldMeta JSON (tick, lastOrderId, rng, factions, ...)
+//   rev           changes on every commit (workers compare it to trust their cached world)
+//   order-marks   JSON array of recent ticks' lastOrderId (delayed trimming of orders)
+//   sys:<c>       JSON array of the systems of chunk c
+//   flt:<c>       JSON array of the fleets of chunk c (absent when the chunk is empty)
+// Readers take the hash with one HGETALL, which is atomic.
+import type { Redis } from 'ioredis';
+import type { SimKeys } from './keyspace.ts';
+import { SnapshotField } from './keyspace.ts';
+import { garrisonAt } from './rules.ts';
+import { Fleet, type PublicSnapshot, StarSystem, WorldMeta } from './schemas.ts';
+import { allFleets, allSystems, type World } from './world.ts';
+
+export interface StoredWorld {
+  world: World;
+  rev: string;
+  orderMarks: string[];
+}
+
+export class SnapshotCorruptError extends Error {
+  constructor(detail: string) {
+    super(`snapshot is not readable: ${detail}`);
+    this.name = 'SnapshotCorruptError';
+  }
+}
+
+function parseJson(name: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new SnapshotCorruptError(`field ${name} is not JSON`);
+  }
+}
+
+/** Decodes an HGETALL reply; null when there is no world yet. */
+export function decodeSnapshotHash(hash: Record<string, string>, validate = true): StoredWorld | null {
+  const metaRaw = hash[SnapshotField.meta];
+  if (metaRaw === undefined) return null;
+  const metaJson = parseJson('meta', metaRaw);
+  const meta = WorldMeta.safeParse(metaJson);
+  if (!meta.success) throw new SnapshotCorruptError(`meta: ${meta.error.issues[0]?.message ?? 'invalid'} (schema version ${JSON.stringify((metaJson as { schema?: unknown })?.schema)})`);
+  const systems: StarSystem[][] = [];
+  const fleets: Record<number, Fleet[]> = {};
+  const systemArray = StarSystem.array();
+  const fleetArray = Fleet.array();
+  for (const [name, raw] of Object.entries(hash)) {
+    const m = /^(sys|flt):(\d+)$/.exec(name);
+    if (!m) continue;
+    const chunk = Number(m[2]);
+    const json = parseJson(name, raw);
+    if (m[1] === 'sys') {
+      systems[chunk] = validate ? systemArray.parse(json) : (json as StarSystem[]);
+    } else {
+      fleets[chunk] = validate ? fleetArray.parse(json) : (json as Fleet[]);
+    }
+  }
+  for (let i = 0; i < systems.length; i++) if (!systems[i]) throw new SnapshotCorruptError(`missing ${SnapshotField.systemChunk(i)}`);
+  const marks = hash[SnapshotField.orderMarks];
+  return {
+    world: { meta: meta.data, systems, fleets },
+    rev: hash[SnapshotField.rev] ?? '',
+    orderMarks: marks ? (parseJson('order-marks', marks) as string[]) : [],
+  };
+}
+
+export async function readStoredWorld(redis: Redis, keys: SimKeys, validate = true): Promise<StoredWorld | null> {
+  return decodeSnapshotHash(await redis.hgetall(keys.snapshot), validate);
+}
+
+/** The world as users see it: flat lists, garrisons with production included, totals per faction. */
+export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
+  const tick = world.meta.tick;
+  const totals = new Map(world.meta.factions.map((f) => [f.id, { systems: 0, ships: 0 }]));
+  const systems: PublicSnapshot['systems'] = [];
+  for (const s of allSystems(world)) {
+    const ships = garrisonAt(s, tick);
+    systems.push({ id: s.id, name: s.name, x: s.x, y: s.y, lanes: s.lanes, industry: s.industry, owner: s.owner, ships });
+    const t = s.owner === null ? undefined : totals.get(s.owner);
+    if (t) {
+      t.systems += 1;
+      t.ships += ships;
+    }
+  }
+  const fleets = [...allFleets(world)];
+  for (const f of fleets) {
+    const t = totals.get(f.owner);
+    if (t) t.ships += f.ships;
+  }
+  return {
+    schema: world.meta.schema,
+    simId,
+    tick,
+    ts: world.meta.ts,
+    lastOrderId: world.meta.lastOrderId,
+    params: world.meta.params,
+    factions: world.meta.factions.map((f) => ({ ...f, ...(totals.get(f.id) ?? { systems: 0, ships: 0 }) })),
+    systems,
+    fleets,
+  };
+}
