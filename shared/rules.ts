@@ -51,3 +51,7 @@ export function laneLength(a: { x: number; y: number }, b: { x: number; y: numbe
 export function travelTicks(a: { x: number; y: number }, b: { x: number; y: number }): number {
   return Math.max(1, Math.ceil(laneLength(a, b) / RULES.fleetSpeed));
 }
+
+/** Faction ids of a generated world, in order; a world with F factions takes the first F. */
+export const FACTION_IDS = ['BotFaction', 'Crimson', 'Azure', 'Verdant', 'Amber', 'Violet', 'Cobalt', 'Ivory', 'Onyx', 'Coral', 'Jade', 'Saffron', 'Slate', 'Ruby', 'Teal', 'Umber'] as const;
+export const FACTION_COLORS = ['#f5c542', '#e5484d', '#3e8ef7', '#46a758', '#f76b15', '#8e4ec6', '#0090ff', '#d4d4d4', '#6f6f6f', '#ff8a80', '#12a594', '#ffb224', '#7c8ea6', '#e54666', '#0eb39e', '#ad7f58'] as const;

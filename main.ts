@@ -1,0 +1,59 @@
+// The one entry point for every role: `tsx main.ts <role>` or `ROLE=<role> tsx main.ts`.
+// Roles: worker, api, viz, bot, and all (every role in one process, for a laptop).
+import { startApi } from './api/server.ts';
+import { startBot } from './bot/service.ts';
+import { ROLES, type Role, loadConfigOrExit } from './shared/config.ts';
+import { createLogger } from './shared/log.ts';
+import type { Service } from './shared/service.ts';
+import { startAll } from './shared/single-process.ts';
+import { startWorker } from './engine/worker.ts';
+import { startViz } from './viz/server.ts';
+
+/** SIGTERM must end the process within 10 s (invariant I8), whatever a role is doing. */
+const HARD_EXIT_MS = 9_000;
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const arg = process.argv[2];
+  const role = (arg ?? config.ROLE ?? 'all') as Role;
+  if (!ROLES.includes(role)) {
+    process.stderr.write(`Unknown role ${JSON.stringify(arg)}: expected one of ${ROLES.join(', ')} (as the first argument or ROLE)\n`);
+    process.exit(2);
+  }
+  const log = createLogger(role, config.LOG_LEVEL, { simId: config.SIM_ID });
+  const starters = { worker: startWorker, api: startApi, viz: startViz, bot: startBot } as const;
+
+  let service: Service;
+  try {
+    service = role === 'all' ? await startAll(config, log, starters) : await starters[role](config, log);
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    process.exitCode = 1;
+    return;
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    setTimeout(() => {
+      log.error('stop took too long; exiting');
+      process.exit(1);
+    }, HARD_EXIT_MS).unref();
+    service.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

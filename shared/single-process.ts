@@ -1,0 +1,118 @@
+// `npm start`: every role in one process. Without REDIS_URL it runs its own redis-server
+// (append-only file under .sector/, so the world survives a restart) and stops it on exit.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { ApiToken, Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { FACTION_IDS } from './rules.ts';
+import type { Service, StartRole } from './service.ts';
+
+export interface Starters {
+  worker: StartRole;
+  api: StartRole<Service & { port?: number }>;
+  viz: StartRole;
+  bot: StartRole;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with status ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server did not listen on ${port} within ${deadlineMs} ms`);
+}
+
+/** Starts a private redis-server with its data in `.sector/`; resolves to its URL and a stop. */
+export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sector')): Promise<{ url: string; stop(): Promise<void> }> {
+  if (spawnSync('redis-server', ['--version']).error) {
+    throw new Error(
+      'No redis-server found on PATH. Install one (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) or point Sector at a running Redis with REDIS_URL=redis://host:6379/0.',
+    );
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--logfile', 'redis.log'],
+    { stdio: 'ignore' },
+  );
+  await waitForPort(port, child, 10_000);
+  log.info({ port, dataDir }, 'started a local redis-server (append-only file on)');
+  return {
+    url: `redis://127.0.0.1:${port}/0`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM'); // redis-server flushes the append-only file on SIGTERM
+      }),
+  };
+}
+
+/** The two factions the single-process start plays with bots. */
+export const LOCAL_BOT_FACTIONS = [FACTION_IDS[0], FACTION_IDS[1]] as const;
+
+export async function startAll(config: Config, log: Logger, starters: Starters): Promise<Service> {
+  const stack: Service[] = [];
+  const stopAll = async () => {
+    for (const s of stack.reverse()) await s.stop().catch((err: unknown) => log.error({ err }, 'stop failed'));
+  };
+  try {
+    let redisUrl = config.REDIS_URL;
+    if (!process.env.REDIS_URL) {
+      const redis = await startLocalRedis(log);
+      stack.push(redis);
+      redisUrl = redis.url;
+    }
+    // Tokens: the configured ones, or fresh ones for the operator and the local bots.
+    let tokens: ApiToken[] = config.API_TOKENS;
+    if (tokens.length === 0) {
+      tokens = [{ name: 'admin', token: randomBytes(18).toString('base64url') }, ...LOCAL_BOT_FACTIONS.map((name) => ({ name, token: randomBytes(18).toString('base64url') }))];
+      const admin = tokens[0]!;
+      process.stdout.write(`\nSector admin token (printed once; set API_TOKENS to choose your own): ${admin.token}\n\n`);
+    }
+    const base: Config = { ...config, REDIS_URL: redisUrl, API_TOKENS: tokens };
+    stack.push(await starters.worker(base, log.child({ role: 'worker' })));
+    const api = await starters.api(base, log.child({ role: 'api' }));
+    stack.push(api);
+    stack.push(await starters.viz(base, log.child({ role: 'viz' })));
+    const apiUrl = `http://127.0.0.1:${api.port ?? base.PORT}`;
+    for (const faction of LOCAL_BOT_FACTIONS) {
+      const token = tokens.find((t) => t.name === faction)?.token;
+      if (!token) {
+        log.warn({ faction }, 'no API token for this faction in API_TOKENS; its bot is not started');
+        continue;
+      }
+      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token }, log.child({ role: 'bot', faction })));
+    }
+    log.info({ api: apiUrl, viz: `http://127.0.0.1:${base.VIZ_PORT}/` }, 'Sector is running');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { stop: stopAll };
+}

@@ -1,0 +1,116 @@
+// Real role processes for tests that cross process boundaries: spawn `tsx main.ts <role>`
+// with an environment, collect its JSON log lines, wait for a line, signal it, await exit.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
+
+export interface RoleProcess {
+  child: ChildProcess;
+  /** every stdout/stderr line so far */
+  lines: string[];
+  /** parsed JSON log lines so far */
+  logs: Record<string, unknown>[];
+  /** resolves with the first log line (past or future) matching the predicate */
+  waitForLog(match: (log: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** resolves with the exit code (or signal name) */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const running = new Set<RoleProcess>();
+
+export function spawnRole(role: string, env: Record<string, string>, args: string[] = []): RoleProcess {
+  const child = spawn(TSX, [path.join(REPO_ROOT, 'main.ts'), role, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const onLine = (line: string) => {
+    lines.push(line);
+    let parsed: Record<string, unknown> | undefined;
+    try {
+      const v: unknown = JSON.parse(line);
+      if (typeof v === 'object' && v !== null) parsed = v as Record<string, unknown>;
+    } catch {
+      // not a log line (start-up error text, tsx output)
+    }
+    if (!parsed) return;
+    logs.push(parsed);
+    for (const w of [...waiters]) {
+      if (w.match(parsed)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
+    }
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        i = buf.indexOf('\n');
+      }
+    });
+  }
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(proc);
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  const proc: RoleProcess = {
+    child,
+    lines,
+    logs,
+    exited,
+    waitForLog(match, timeoutMs = 20_000) {
+      const seen = logs.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`)), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+    kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  running.add(proc);
+  return proc;
+}
+
+/** Kills every role process still running (for afterAll/afterEach). */
+export async function killAllRoles(): Promise<void> {
+  const all = [...running];
+  for (const p of all) {
+    p.child.kill('SIGCONT');
+    p.kill('SIGKILL');
+  }
+  await Promise.all(all.map((p) => p.exited));
+}
+
+/** Polls `probe` until it returns a non-undefined value or the deadline passes. */
+export async function pollUntil<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
