@@ -94,6 +94,10 @@ export const ConfigSchema = z.object({
   // --- api
   PORT: number({ min: 0, max: 65535, int: true, default: 8000 }),
   API_TOKENS: apiTokens,
+  /** orders per second each token may send (fixed one-second window, shared by replicas through Redis) */
+  API_RATE_LIMIT: number({ min: 1, max: 1_000_000, int: true, default: 50 }),
+  /** largest request body the API reads, in bytes; larger ones get 413 */
+  API_BODY_LIMIT: number({ min: 1024, max: 16 * 1024 * 1024, int: true, default: 64 * 1024 }),
   // --- viz
   VIZ_PORT: number({ min: 0, max: 65535, int: true, default: 9000 }),
   // --- bot

@@ -16,6 +16,8 @@ export interface SimKeys {
   readonly events: string;
   /** hash per results generation: order id -> OrderResult JSON */
   results(generation: number): string;
+  /** counter with PX TTL: orders a token sent in the current rate-limit window (api) */
+  rateLimit(tokenName: string): string;
 }
 
 export function simKeys(simId: string): SimKeys {
@@ -28,6 +30,7 @@ export function simKeys(simId: string): SimKeys {
     orders: `${p}:orders`,
     events: `${p}:events`,
     results: (generation: number) => `${p}:results:${generation}`,
+    rateLimit: (tokenName: string) => `${p}:rate:${tokenName}`,
   };
 }
 
