@@ -86,6 +86,19 @@ export const ConfigSchema = z.object({
   WORKER_ID: text(os.hostname(), /^[\w.:@-]{1,128}$/, '1-128 letters, digits or ._:@-'),
   ORDERS_PER_TICK: number({ min: 1, max: 100_000, int: true, default: 1000 }),
   EVENTS_MAXLEN: number({ min: 100, max: 10_000_000, int: true, default: 10_000 }),
+  /** when set, the worker serves /health, /ready and /metrics on this port (0: a free port) */
+  WORKER_HTTP_PORT: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer >= 0 <= 65535, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
   ORDER_RETAIN_TICKS: number({ min: 0, max: 100_000, int: true, default: 120 }),
   // --- world generation (used when a simulation has no snapshot yet)
   WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),

@@ -1,0 +1,279 @@
+// The sim worker: hold the lease, load the world, apply queued orders, advance one tick and
+// commit it with WATCH/MULTI on a connection of its own. Any number of workers may run; one
+// ticks, the others stand by and take over when its lease ends or is released.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.ts';
+import { RESULTS_GENERATIONS_KEPT, SnapshotField, resultsGeneration, simKeys } from '../shared/keyspace.ts';
+import type { Logger } from '../shared/log.ts';
+import { createRegistry, prom } from '../shared/metrics.ts';
+import { type CommitConnection, connectCommitRedis, connectRedis } from '../shared/redis.ts';
+import type { Service } from '../shared/service.ts';
+import { type StreamEntry, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
+import { decodeSnapshotHash } from '../shared/world-store.ts';
+import type { World } from '../shared/world.ts';
+import { advance } from './advance.ts';
+import { Lease } from './lease.ts';
+import { eventId, snapshotWrites } from './store.ts';
+import { generateWorld } from './worldgen.ts';
+
+export interface WorkerHooks {
+  /** tests only: runs after the tick is computed, before MULTI/EXEC is sent */
+  beforeExec?: (tick: number) => Promise<void>;
+}
+
+export interface WorkerService extends Service {
+  readonly workerId: string;
+  /** the port of the worker's /health /ready /metrics server, when WORKER_HTTP_PORT is set */
+  readonly port?: number;
+}
+
+type TickOutcome = 'committed' | 'lost' | 'conflict';
+
+interface Cached {
+  world: World;
+  rev: string;
+  orderMarks: string[];
+}
+
+export async function startWorker(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
+  const keys = simKeys(config.SIM_ID);
+  const workerId = config.WORKER_ID;
+  const general = connectRedis(config.REDIS_URL, `sector-worker:${workerId}`);
+  const commit: CommitConnection = connectCommitRedis(config.REDIS_URL, `sector-commit:${workerId}`);
+  const subscriber = connectRedis(config.REDIS_URL, `sector-worker-sub:${workerId}`);
+  general.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  subscriber.on('error', () => {});
+  const lease = new Lease(general, keys.lease, config.LEASE_TTL_MS);
+  const tickDelayMs = config.TICK_DELAY * 1000;
+  // A standby polls this often, and also wakes at once when a leader announces a release.
+  const standbyPollMs = Math.max(20, Math.min(250, config.LEASE_TTL_MS / 10));
+
+  const registry = createRegistry('worker');
+  const metrics = {
+    ticks: new prom.Counter({ name: 'sector_ticks_committed_total', help: 'ticks committed by this worker', registers: [registry] }),
+    conflicts: new prom.Counter({ name: 'sector_tick_conflicts_total', help: 'tick attempts abandoned (watched key changed, disconnect, unknown outcome)', registers: [registry] }),
+    orders: new prom.Counter({ name: 'sector_orders_consumed_total', help: 'orders applied or rejected', labelNames: ['status'], registers: [registry] }),
+    tickSeconds: new prom.Histogram({ name: 'sector_tick_duration_seconds', help: 'time from WATCH to EXEC reply', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),
+    leader: new prom.Gauge({ name: 'sector_worker_is_leader', help: '1 while this worker holds the lease', registers: [registry] }),
+    tick: new prom.Gauge({ name: 'sector_world_tick', help: 'last tick committed by this worker', registers: [registry] }),
+  };
+
+  let cache: Cached | null = null;
+  let stopping = false;
+  const wake = new AbortController();
+  let wakeStandby: (() => void) | null = null;
+
+  await subscriber.subscribe(keys.leaseReleased).catch((err: unknown) => log.warn({ err }, 'cannot subscribe to lease releases; standby will poll'));
+  subscriber.on('message', () => wakeStandby?.());
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (ms <= 0 || wake.signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake.signal.removeEventListener('abort', done);
+        wakeStandby = null;
+        resolve();
+      }
+      wake.signal.addEventListener('abort', done);
+      wakeStandby = done;
+    });
+
+  /** Sleeps between ticks while keeping the lease alive (for TICK_DELAY close to the TTL). */
+  async function sleepHoldingLease(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!stopping && lease.held && Date.now() < until) {
+      if (lease.remainingMs() < config.LEASE_TTL_MS / 2) {
+        if (await lease.extend()) log.info('lease extended');
+        else {
+          log.warn('lease lost while idle');
+          cache = null;
+          return;
+        }
+      }
+      await sleep(Math.min(until - Date.now(), config.LEASE_TTL_MS / 4));
+    }
+  }
+
+  async function loadOrSeed(c: Redis, rev: string | null): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
+    if (cache && rev !== null && cache.rev === rev) return { world: cache.world, prev: cache, seeded: false };
+    const stored = decodeSnapshotHash(await c.hgetall(keys.snapshot));
+    if (stored) {
+      log.info({ tick: stored.world.meta.tick }, 'loaded the world from Redis');
+      // The hash holds exactly stored.world: the commit writes only the chunks that change.
+      return { world: stored.world, prev: stored, seeded: false };
+    }
+    const world = generateWorld({ systems: config.WORLD_SYSTEMS, factions: config.WORLD_FACTIONS, seed: config.WORLD_SEED }, Date.now());
+    log.info({ systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }, 'no world in Redis: seeding a new one');
+    return { world, prev: null, seeded: true };
+  }
+
+  /** One attempt at one tick. Never commits unless the WATCHed lease still holds our token. */
+  async function tick(): Promise<TickOutcome> {
+    const c = commit.redis;
+    const token = lease.token;
+    if (!token || c.status !== 'ready') return token ? 'conflict' : 'lost';
+    const epoch = commit.epoch();
+    const started = Date.now();
+    // WATCH first, then read the lease: a key that had already expired when WATCHed would
+    // not abort EXEC, so the token check must come after the WATCH.
+    await c.watch(keys.lease, keys.snapshot);
+    if ((await c.get(keys.lease)) !== token) {
+      await c.unwatch();
+      return 'lost';
+    }
+    const rev = await c.hget(keys.snapshot, SnapshotField.rev);
+    const { world, prev, seeded } = await loadOrSeed(c, rev);
+
+    let next: World;
+    let events: ReturnType<typeof advance>['events'];
+    let results: ReturnType<typeof advance>['results'] = new Map();
+    let consumed = 0;
+    if (seeded) {
+      next = world;
+      events = [{ type: 'world_created', tick: 0, ts: world.meta.ts, systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }];
+    } else {
+      const after = world.meta.lastOrderId;
+      const entries = (await c.xrange(keys.orders, after === '0-0' ? '-' : `(${after}`, '+', 'COUNT', config.ORDERS_PER_TICK)) as StreamEntry[];
+      consumed = entries.length;
+      ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), Date.now()));
+    }
+    const tickNo = next.meta.tick;
+    const newRev = `${tickNo}:${randomUUID()}`;
+    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-Math.max(1, config.ORDER_RETAIN_TICKS));
+
+    await hooks.beforeExec?.(tickNo);
+    // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
+    if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+
+    const m = c.multi();
+    const writes = snapshotWrites(seeded ? null : (prev?.world ?? null), next);
+    if (seeded) m.del(keys.snapshot, keys.events);
+    m.hset(keys.snapshot, SnapshotField.rev, newRev, SnapshotField.orderMarks, JSON.stringify(orderMarks), ...[...writes.set].flat());
+    if (writes.del.length > 0) m.hdel(keys.snapshot, ...writes.del);
+    events.forEach((event, i) => {
+      m.xadd(keys.events, 'MAXLEN', '~', config.EVENTS_MAXLEN, eventId(tickNo, i), ...eventEntryFields(event));
+    });
+    if (results.size > 0) {
+      const gen = resultsGeneration(tickNo);
+      m.hset(keys.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
+      if (gen >= RESULTS_GENERATIONS_KEPT) m.del(keys.results(gen - RESULTS_GENERATIONS_KEPT));
+    }
+    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed.
+    const trimTo = orderMarks.length >= config.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
+    if (trimTo && trimTo !== '0-0') m.xtrim(keys.orders, 'MINID', trimTo);
+    m.pexpire(keys.lease, config.LEASE_TTL_MS);
+
+    let reply: [Error | null, unknown][] | null;
+    try {
+      reply = await m.exec();
+    } catch (err) {
+      // The reply was lost: the commit may or may not have landed. Ask Redis.
+      const landed = await general.hget(keys.snapshot, SnapshotField.rev).then(
+        (r) => r === newRev,
+        () => false,
+      );
+      log.warn({ err: (err as Error).message, tick: tickNo, landed }, 'commit reply lost; outcome checked');
+      cache = null;
+      if (!landed) return 'conflict';
+      reply = [];
+    }
+    if (reply === null) {
+      cache = null;
+      return 'conflict';
+    }
+    const outcomeWasUnknown = reply.length === 0;
+    const failed = reply.find(([err]) => err);
+    if (failed) log.error({ err: failed[0]?.message, tick: tickNo }, 'a command inside the commit failed');
+    lease.renewedAt(started);
+    if (!outcomeWasUnknown) cache = { world: next, rev: newRev, orderMarks };
+    metrics.ticks.inc();
+    metrics.tick.set(tickNo);
+    metrics.tickSeconds.observe((Date.now() - started) / 1000);
+    for (const r of results.values()) metrics.orders.inc({ status: r.status });
+    log.debug({ tick: tickNo, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
+    return 'committed';
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      if (!lease.held) {
+        metrics.leader.set(0);
+        if (await lease.tryAcquire()) {
+          log.info({ workerId }, 'lease gained');
+          metrics.leader.set(1);
+        } else {
+          await sleep(standbyPollMs);
+          continue;
+        }
+      }
+      const started = Date.now();
+      let outcome: TickOutcome;
+      try {
+        outcome = await tick();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'tick attempt failed');
+        cache = null;
+        outcome = 'conflict';
+        await commit.redis.unwatch().catch(() => {});
+        await sleep(50);
+      }
+      if (outcome === 'lost') {
+        log.warn({ workerId }, 'lease lost; standing by');
+        lease.forget();
+        cache = null;
+        metrics.leader.set(0);
+      } else if (outcome === 'conflict') {
+        metrics.conflicts.inc();
+      } else {
+        await sleepHoldingLease(tickDelayMs - (Date.now() - started));
+      }
+    }
+  }
+
+  let httpServer: http.Server | undefined;
+  let port: number | undefined;
+  if (config.WORKER_HTTP_PORT !== undefined) {
+    httpServer = http.createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/health') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', leader: lease.held }));
+      if (path === '/ready') {
+        const ok = general.status === 'ready';
+        return void res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: ok, leader: lease.held }));
+      }
+      if (path === '/metrics') {
+        void registry.metrics().then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: `no route ${path}` } }));
+    });
+    await new Promise<void>((resolve) => httpServer!.listen(config.WORKER_HTTP_PORT, resolve));
+    const addr = httpServer.address();
+    port = typeof addr === 'object' && addr ? addr.port : undefined;
+  }
+
+  log.info({ workerId, tickDelayMs, leaseTtlMs: config.LEASE_TTL_MS }, 'worker started');
+  const running = loop().catch((err: unknown) => log.fatal({ err }, 'worker loop crashed'));
+
+  return {
+    workerId,
+    port,
+    async stop() {
+      stopping = true;
+      wake.abort();
+      await running; // the tick in flight finishes or is abandoned
+      const held = lease.held;
+      await lease.release();
+      if (held) {
+        await general.publish(keys.leaseReleased, workerId).catch(() => {});
+        log.info({ workerId }, 'lease released');
+      }
+      metrics.leader.set(0);
+      await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      for (const r of [general, commit.redis, subscriber]) r.disconnect();
+    },
+  };
+}
