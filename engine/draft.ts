@@ -89,6 +89,13 @@ export class WorldDraft {
   }
 
   finish(meta: Omit<WorldMeta, 'tick' | 'ts' | 'nextFleetId'>): World {
-    return { meta: { ...meta, tick: this.tick, ts: this.ts, nextFleetId: this.nextFleetId }, systems: this.systems, fleets: this.fleets };
+    // keys in the schema's order, so a world fresh from a tick and one parsed from Redis
+    // serialise to the same bytes
+    const { schema, params, lastOrderId, rng, factions } = meta;
+    return {
+      meta: { schema, params, tick: this.tick, ts: this.ts, lastOrderId, rng, nextFleetId: this.nextFleetId, factions },
+      systems: this.systems,
+      fleets: this.fleets,
+    };
   }
 }

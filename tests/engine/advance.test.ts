@@ -1,0 +1,270 @@
+// The pure simulation: determinism and the invariants of the rules, by property tests.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { advance } from '../../engine/advance.ts';
+import { snapshotWrites } from '../../engine/store.ts';
+import { generateWorld } from '../../engine/worldgen.ts';
+import { garrisonAt } from '../../shared/rules.ts';
+import type { Order, SectorEvent } from '../../shared/schemas.ts';
+import type { DecodedOrder } from '../../shared/streams.ts';
+import { allFleets, allSystems, canonicalWorld, getSystem, type World } from '../../shared/world.ts';
+import { decodeSnapshotHash } from '../../shared/world-store.ts';
+
+type RawOrder = { kind: number; a: number; b: number; c: number; admin: boolean };
+
+/** Turns random numbers into orders that refer to things that (mostly) exist. */
+function concreteOrder(world: World, raw: RawOrder, id: string): DecodedOrder {
+  const factions = world.meta.factions;
+  const faction = factions[raw.a % factions.length]!.id;
+  const systems = [...allSystems(world)];
+  const fleets = [...allFleets(world)];
+  const system = systems[raw.b % systems.length]!;
+  let order: Order;
+  switch (raw.kind % 4) {
+    case 0:
+      order = { type: 'note', faction, text: `note ${raw.c}` };
+      break;
+    case 1: {
+      // usually from one of the faction's own systems, sometimes impossible
+      const own = systems.filter((s) => s.owner === faction);
+      const from = own.length > 0 && raw.c % 5 !== 0 ? own[raw.b % own.length]! : system;
+      order = { type: 'add_fleet', faction, system: from.id, ships: 1 + (raw.c % 15) };
+      break;
+    }
+    case 2: {
+      const fleet = fleets.length > 0 ? fleets[raw.b % fleets.length]! : undefined;
+      const at = fleet ? getSystem(world, fleet.system)! : system;
+      order = { type: 'move_fleet', faction: fleet && raw.c % 7 !== 0 ? fleet.owner : faction, fleet: fleet?.id ?? 1, to: at.lanes[raw.c % at.lanes.length] ?? 0 };
+      break;
+    }
+    default:
+      order = { type: 'set_owner', faction, system: system.id };
+  }
+  return { ok: true, queued: { id, by: raw.admin ? 'admin' : order.faction, order } };
+}
+
+const totalShips = (w: World, tick: number) =>
+  [...allSystems(w)].reduce((n, s) => n + garrisonAt(s, tick), 0) + [...allFleets(w)].reduce((n, f) => n + f.ships, 0);
+
+const rawOrder = fc.record({ kind: fc.nat(), a: fc.nat(), b: fc.nat(), c: fc.nat(), admin: fc.boolean() });
+const scenario = fc.record({
+  systems: fc.integer({ min: 4, max: 40 }),
+  factions: fc.integer({ min: 1, max: 4 }),
+  seed: fc.nat(),
+  ticks: fc.array(fc.array(rawOrder, { maxLength: 8 }), { minLength: 1, maxLength: 30 }),
+});
+
+function play(s: fc.RecordValue<{ systems: number; factions: number; seed: number; ticks: RawOrder[][] }>, check: (before: World, after: World, events: SectorEvent[]) => void) {
+  let world = generateWorld({ systems: s.systems, factions: s.factions, seed: s.seed });
+  s.ticks.forEach((raws, t) => {
+    const orders = raws.map((r, i) => concreteOrder(world, r, `${t + 1}-${i}`));
+    const { world: next, events } = advance(world, orders, 1000 * (t + 1));
+    check(world, next, events);
+    world = next;
+  });
+}
+
+describe('world generation', () => {
+  it('is seeded: the same parameters give the same world, another seed another', () => {
+    const a = canonicalWorld(generateWorld({ systems: 300, factions: 4, seed: 7 }));
+    expect(canonicalWorld(generateWorld({ systems: 300, factions: 4, seed: 7 }))).toBe(a);
+    expect(canonicalWorld(generateWorld({ systems: 300, factions: 4, seed: 8 }))).not.toBe(a);
+  });
+
+  it('joins every system into one lane graph, with BotFaction and distinct homes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 600 }), fc.integer({ min: 1, max: 8 }), fc.nat(), (n, f, seed) => {
+        const world = generateWorld({ systems: n, factions: f, seed });
+        const systems = [...allSystems(world)];
+        const seen = new Set([0]);
+        const queue = [0];
+        while (queue.length) for (const l of systems[queue.pop()!]!.lanes) if (!seen.has(l)) seen.add(l), queue.push(l);
+        expect(seen.size).toBe(n);
+        for (const s of systems) for (const l of s.lanes) expect(systems[l]!.lanes).toContain(s.id);
+        expect(world.meta.factions[0]!.id).toBe('BotFaction');
+        expect(new Set(world.meta.factions.map((x) => x.home)).size).toBe(world.meta.factions.length);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('advance', () => {
+  it('is deterministic and leaves its input untouched', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        let world = generateWorld({ systems: s.systems, factions: s.factions, seed: s.seed });
+        s.ticks.forEach((raws, t) => {
+          const orders = raws.map((r, i) => concreteOrder(world, r, `${t + 1}-${i}`));
+          const input = canonicalWorld(world);
+          const first = advance(world, orders, 1000 * (t + 1));
+          const second = advance(world, orders, 1000 * (t + 1));
+          expect(canonicalWorld(world)).toBe(input);
+          expect(canonicalWorld(second.world) + JSON.stringify(second.events)).toBe(canonicalWorld(first.world) + JSON.stringify(first.events));
+          expect(first.world.meta.tick).toBe(world.meta.tick + 1);
+          world = first.world;
+        });
+      }),
+      { numRuns: 50 },
+    );
+    // Byte-identical across two independent runs of the same scenario.
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const runs: string[] = [];
+        for (let k = 0; k < 2; k++) {
+          let out = '';
+          play(s, (_b, after, events) => {
+            out += canonicalWorld(after) + JSON.stringify(events);
+          });
+          runs.push(out);
+        }
+        expect(runs[0]).toBe(runs[1]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps ships non-negative and fleets on existing systems and lanes', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        play(s, (_before, after) => {
+          for (const sys of allSystems(after)) expect(sys.garrison).toBeGreaterThanOrEqual(0);
+          for (const f of allFleets(after)) {
+            expect(f.ships).toBeGreaterThanOrEqual(1);
+            const at = getSystem(after, f.system);
+            expect(at).toBeDefined();
+            if (f.to !== null) {
+              expect(at!.lanes).toContain(f.to);
+              expect(f.arrive).toBeGreaterThan(after.meta.tick);
+            }
+          }
+        });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('changes ownership only by capture or set_owner', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        play(s, (before, after, events) => {
+          const explained = new Set(events.flatMap((e) => (e.type === 'system_captured' || e.type === 'owner_set' ? [e.system] : [])));
+          for (const sys of allSystems(after)) {
+            if (getSystem(before, sys.id)!.owner !== sys.owner) expect(explained.has(sys.id)).toBe(true);
+          }
+        });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('conserves ships except production, admin spawns and combat losses', () => {
+    let battles = 0;
+    fc.assert(
+      fc.property(scenario, (s) => {
+        play(s, (before, after, events) => {
+          const t = before.meta.tick;
+          const production = [...allSystems(before)].reduce((n, sys) => n + garrisonAt(sys, t + 1) - garrisonAt(sys, t), 0);
+          let spawned = 0;
+          let lost = 0;
+          for (const e of events) {
+            if (e.type === 'fleet_created' && e.spawned) spawned += e.ships;
+            if (e.type === 'battle') {
+              battles += 1;
+              lost += e.sides.reduce((n, side) => n + side.lost, 0);
+            }
+          }
+          expect(totalShips(after, t + 1)).toBe(totalShips(before, t) + production + spawned - lost);
+        });
+      }),
+      { numRuns: 80 },
+    );
+    expect(battles).toBeGreaterThan(0); // the property was exercised by real fights
+  });
+
+  it('answers every order with exactly one applied or rejected event carrying its id', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        let world = generateWorld({ systems: s.systems, factions: s.factions, seed: s.seed });
+        s.ticks.forEach((raws, t) => {
+          const orders = raws.map((r, i) => concreteOrder(world, r, `${t + 1}-${i}`));
+          const { world: next, events, results } = advance(world, orders, 1);
+          const outcomes = events.filter((e) => e.type === 'order_applied' || e.type === 'order_rejected');
+          expect(outcomes.map((e) => (e as { orderId: string }).orderId)).toEqual(orders.map((o) => (o.ok ? o.queued.id : o.id)));
+          expect(results.size).toBe(orders.length);
+          expect(events[0]).toMatchObject({ type: 'tick', tick: t + 1 });
+          if (orders.length > 0) expect(next.meta.lastOrderId).toBe(`${t + 1}-${orders.length - 1}`);
+          world = next;
+        });
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('rejects impossible and unauthorised orders with a reason, changing nothing else', () => {
+    const world = generateWorld({ systems: 30, factions: 2, seed: 3 });
+    const [bot, other] = world.meta.factions;
+    const q = (id: string, by: string, order: Order): DecodedOrder => ({ ok: true, queued: { id, by, order } });
+    const { events, world: next } = advance(
+      world,
+      [
+        q('1-0', bot!.id, { type: 'set_owner', faction: bot!.id, system: 1 }),
+        q('1-1', bot!.id, { type: 'add_fleet', faction: bot!.id, system: other!.home, ships: 1 }),
+        q('1-2', bot!.id, { type: 'add_fleet', faction: bot!.id, system: bot!.home, ships: 10_000 }),
+        q('1-3', bot!.id, { type: 'note', faction: other!.id, text: 'impersonation' }),
+        q('1-4', bot!.id, { type: 'move_fleet', faction: bot!.id, fleet: 99, to: 0 }),
+        q('1-5', 'admin', { type: 'note', faction: 'Nobody', text: 'x' }),
+        { ok: false, id: '1-6', reason: 'malformed: order is not JSON', type: null, faction: null },
+      ],
+      5,
+    );
+    const reasons = events.filter((e) => e.type === 'order_rejected').map((e) => (e as { reason: string }).reason);
+    expect(reasons).toEqual([
+      'set_owner is admin-only',
+      `system ${other!.home} is not owned by ${bot!.id}`,
+      `system ${bot!.home} has 20 ships, 10000 asked`,
+      `sender ${bot!.id} may not order for faction ${other!.id}`,
+      'no fleet 99',
+      'unknown faction Nobody',
+      'malformed: order is not JSON',
+    ]);
+    expect(JSON.stringify([...allSystems(next)])).toBe(JSON.stringify([...allSystems(world)]));
+    expect([...allFleets(next)]).toEqual([]);
+  });
+
+  it('moves a fleet along a lane over ticks, fights and captures a neutral system', () => {
+    let world = generateWorld({ systems: 40, factions: 1, seed: 11 });
+    const bot = world.meta.factions[0]!;
+    const home = getSystem(world, bot.home)!;
+    const target = home.lanes[0]!;
+    const step = (orders: Order[]) => {
+      const r = advance(world, orders.map((order, i) => ({ ok: true, queued: { id: `${world.meta.tick + 1}-${i}`, by: bot.id, order } })), 0);
+      world = r.world;
+      return r.events;
+    };
+    step([{ type: 'add_fleet', faction: bot.id, system: home.id, ships: 15 }]);
+    const departed = step([{ type: 'move_fleet', faction: bot.id, fleet: 1, to: target }]).find((e) => e.type === 'fleet_departed');
+    expect(departed).toMatchObject({ fleet: 1, from: home.id, to: target });
+    const all: SectorEvent[] = [];
+    for (let i = 0; i < 30 && getSystem(world, target)!.owner !== bot.id; i++) all.push(...step([]));
+    expect(all.some((e) => e.type === 'fleet_arrived' && e.fleet === 1)).toBe(true);
+    expect(all.some((e) => e.type === 'system_captured' && e.system === target && e.to === bot.id)).toBe(true);
+    expect(getSystem(world, target)!.owner).toBe(bot.id);
+  });
+});
+
+describe('the snapshot layout', () => {
+  it('round-trips through the stored hash, and a tick rewrites only the chunks it changed', () => {
+    const world = generateWorld({ systems: 2000, factions: 4, seed: 5 });
+    const all = snapshotWrites(null, world);
+    const hash = Object.fromEntries(all.set);
+    expect(canonicalWorld(decodeSnapshotHash(hash)!.world)).toBe(canonicalWorld(world));
+
+    const bot = world.meta.factions[0]!;
+    const { world: next } = advance(world, [{ ok: true, queued: { id: '1-0', by: bot.id, order: { type: 'add_fleet', faction: bot.id, system: bot.home, ships: 3 } } }], 9);
+    const delta = snapshotWrites(world, next);
+    expect([...delta.set.keys()].sort()).toEqual(['flt:0', 'meta', `sys:${Math.floor(bot.home / 256)}`].sort());
+    const merged = { ...hash, ...Object.fromEntries(delta.set) };
+    expect(canonicalWorld(decodeSnapshotHash(merged)!.world)).toBe(canonicalWorld(next));
+  });
+});
