@@ -1,8 +1,127 @@
-// Placeholder until the bot issue lands: the entry point already dispatches here.
+// The faction bot: plays BOT_FACTION through the HTTP API only (never Redis). It polls
+// /snapshot every BOT_POLL_INTERVAL, and when the turn gate opens (once per tick, see
+// turn-gate.ts) plans at most BOT_MAX_ORDERS orders and posts them as one batch.
+// It keeps nothing a restart would lose (I5): the gate re-derives its state from the world.
+// When the API is down, slow or failing it backs off with jitter and keeps trying; it never
+// crashes on the API's account. stop() aborts whatever is in flight, sleeps included.
+import { SectorApiError, SectorClient, SectorNetworkError, backoffDelay, sleep } from '../client/index.ts';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
+import type { Order, PublicSnapshot } from '../shared/schemas.ts';
 import type { Service } from '../shared/service.ts';
+import { planOrders } from './strategy.ts';
+import { type SendOutcome, TurnGate } from './turn-gate.ts';
 
-export async function startBot(_config: Config, _log: Logger): Promise<Service & { port?: number }> {
-  throw new Error('the bot role is not implemented yet');
+/** The longest wait between polls while the API is unreachable. */
+const MAX_OUTAGE_BACKOFF_MS = 15_000;
+
+export interface BotService extends Service {
+  readonly faction: string;
+}
+
+export async function startBot(config: Config, log: Logger): Promise<BotService> {
+  const faction = config.BOT_FACTION;
+  const token = config.BOT_TOKEN;
+  if (!token) throw new Error(`BOT_TOKEN is not set: the bot needs the API token of faction ${faction} (one of the name:token pairs in the API's API_TOKENS)`);
+  const pollMs = config.BOT_POLL_INTERVAL * 1000;
+  const controller = new AbortController();
+  const client = new SectorClient({
+    baseUrl: config.API_URL,
+    token,
+    timeoutMs: Math.max(2_000, pollMs * 5),
+    retry: { attempts: 3, baseDelayMs: Math.min(200, pollMs), maxDelayMs: 2_000 },
+    onRetry: (r) => log.debug({ path: r.path, attempt: r.attempt, delayMs: r.delayMs, err: r.error.message }, 'retrying an API call'),
+  });
+  const bot = new BotLoop(client, config, log, controller.signal);
+  const done = bot.run().catch((err: unknown) => log.error({ err }, 'bot loop ended unexpectedly'));
+  log.info({ faction, api: config.API_URL, pollMs, maxOrders: config.BOT_MAX_ORDERS }, 'bot started');
+  return {
+    faction,
+    async stop() {
+      controller.abort(new Error('bot stopping'));
+      await done;
+    },
+  };
+}
+
+class BotLoop {
+  private readonly gate = new TurnGate();
+  /** ids of the last batch, to report its outcome once a later tick has consumed it */
+  private lastBatch: string[] = [];
+
+  constructor(
+    private readonly client: SectorClient,
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async run(): Promise<void> {
+    const pollMs = this.config.BOT_POLL_INTERVAL * 1000;
+    let failures = 0;
+    while (!this.signal.aborted) {
+      let waitMs = pollMs;
+      try {
+        const snapshot = await this.client.snapshot({ signal: this.signal });
+        if (failures > 0) this.log.info({ failures, tick: snapshot.tick }, 'API reachable again; resuming play');
+        failures = 0;
+        if (this.gate.mayAct(snapshot)) await this.playTurn(snapshot);
+      } catch (err) {
+        if (this.signal.aborted) break;
+        failures += 1;
+        waitMs = backoffDelay(failures - 1, { baseDelayMs: pollMs, maxDelayMs: Math.max(pollMs, MAX_OUTAGE_BACKOFF_MS) });
+        this.log.warn({ err: (err as Error).message, failures, retryInMs: waitMs }, 'cannot read the world from the API; backing off');
+      }
+      await sleep(waitMs, this.signal).catch(() => undefined);
+    }
+  }
+
+  private async playTurn(snapshot: PublicSnapshot): Promise<void> {
+    await this.reportLastBatch();
+    const orders = planOrders(snapshot, { faction: this.config.BOT_FACTION, maxOrders: this.config.BOT_MAX_ORDERS, seed: snapshot.params.seed });
+    if (orders.length === 0) {
+      this.gate.acted(snapshot.tick, { certain: true, lastOrderId: null });
+      this.log.debug({ tick: snapshot.tick }, 'nothing to order this tick');
+      return;
+    }
+    const outcome = await this.send(snapshot.tick, orders);
+    this.gate.acted(snapshot.tick, outcome);
+  }
+
+  /** Posts the tick's orders as one all-or-nothing batch and says what is known of the outcome. */
+  private async send(tick: number, orders: Order[]): Promise<SendOutcome> {
+    try {
+      const ids = await this.client.postOrders(orders, { signal: this.signal });
+      this.lastBatch = ids;
+      this.log.info({ tick, count: ids.length, ids, types: orders.map((o) => o.type) }, 'orders sent');
+      return { certain: true, lastOrderId: ids.at(-1) ?? null };
+    } catch (err) {
+      if (this.signal.aborted) throw err;
+      if (err instanceof SectorApiError && err.isClientError) {
+        // Refused: nothing was written. Not retried: the same request would be refused again;
+        // the next tick plans afresh. Bad tokens stay bad, so they are errors, not warnings.
+        const level = err.status === 401 || err.status === 403 ? 'error' : 'warn';
+        this.log[level]({ tick, status: err.status, code: err.code, field: err.field, reason: err.message, orders }, 'the API refused this tick\'s orders');
+        return { certain: true, lastOrderId: null };
+      }
+      const notSent = err instanceof SectorNetworkError && err.notSent;
+      this.log.warn({ tick, err: (err as Error).message, notSent }, notSent ? 'could not reach the API to send orders' : 'sending orders failed with an unknown outcome');
+      return notSent ? { certain: true, lastOrderId: null } : { certain: false };
+    }
+  }
+
+  /** Logs why the engine rejected any of the last batch (best effort: only for the log). */
+  private async reportLastBatch(): Promise<void> {
+    const ids = this.lastBatch;
+    this.lastBatch = [];
+    for (const id of ids) {
+      try {
+        const status = await this.client.orderStatus(id, { signal: this.signal });
+        if (status.status === 'rejected') this.log.warn({ orderId: id, tick: status.tick, reason: status.reason }, 'the engine rejected an order');
+      } catch (err) {
+        if (this.signal.aborted) throw err;
+        this.log.debug({ orderId: id, err: (err as Error).message }, 'could not read an order status');
+      }
+    }
+  }
 }
