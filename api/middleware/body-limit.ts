@@ -8,7 +8,9 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
   return honoBodyLimit({
     maxSize: maxBytes,
     onError: () => {
-      throw new HttpError(413, 'body_too_large', `the request body is over the limit of ${maxBytes} bytes (API_BODY_LIMIT)`);
+      // The rest of the body is left unread, so this connection cannot carry another request:
+      // say so, or a keep-alive client would reuse it and see it closed under its next request.
+      throw new HttpError(413, 'body_too_large', `the request body is over the limit of ${maxBytes} bytes (API_BODY_LIMIT)`, undefined, { Connection: 'close' });
     },
   });
 }
