@@ -1,0 +1,70 @@
+// The viz's plain HTTP routes (hono): the page and its files, the probes and the metrics.
+// The socket at WS_PATH is an HTTP upgrade handled next to this app (see viz/server.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { prom } from '../shared/metrics.ts';
+
+export const WS_PATH = '/ws';
+
+/** The probe paths, for the deployment's manifests and its contract test. */
+export const VIZ_PROBES = { health: '/health', ready: '/ready', metrics: '/metrics' } as const;
+
+/** Every path the viz serves (the page's own files are under `/`). */
+export const VIZ_ROUTES = ['/', WS_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
+
+export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The error shape of every Sector HTTP service: {"error": {"code", "message", "field"?}}. */
+export function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
+  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
+}
+
+/** The page's files, read once at start-up: a fixed set, so no request can reach another file. */
+function loadPublicFiles(): Map<string, { body: Buffer; type: string }> {
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of readdirSync(PUBLIC_DIR)) {
+    const type = CONTENT_TYPES[path.extname(name)];
+    if (type) files.set(`/${name}`, { body: readFileSync(path.join(PUBLIC_DIR, name)), type });
+  }
+  const index = files.get('/index.html');
+  if (index) files.set('/', index);
+  return files;
+}
+
+export interface VizHttpDeps {
+  registry: prom.Registry;
+  /** resolves true when Redis answers and the event reader is following the stream */
+  ready(): Promise<{ ok: boolean; detail: string }>;
+}
+
+export function createVizApp(deps: VizHttpDeps): Hono {
+  const app = new Hono();
+  const files = loadPublicFiles();
+  const json = (status: ContentfulStatusCode, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8' } });
+
+  app.get(VIZ_PROBES.health, () => json(200, { status: 'ok' }));
+  app.get(VIZ_PROBES.ready, async () => {
+    const { ok, detail } = await deps.ready();
+    return ok ? json(200, { status: 'ready' }) : json(503, errorBody('not_ready', detail));
+  });
+  app.get(VIZ_PROBES.metrics, async () => new Response(await deps.registry.metrics(), { headers: { 'content-type': deps.registry.contentType } }));
+  app.get('*', (c) => {
+    const file = files.get(c.req.path);
+    if (!file) return json(404, errorBody('not_found', `no such path: ${c.req.path}`));
+    // no-cache: a new deployment's page is picked up at once, revalidation is cheap
+    return new Response(new Uint8Array(file.body), { headers: { 'content-type': file.type, 'cache-control': 'no-cache' } });
+  });
+  app.all('*', (c) => json(405, errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`)));
+  return app;
+}

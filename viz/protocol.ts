@@ -1,0 +1,84 @@
+// The viz socket protocol, server -> client. The client sends nothing; it chooses where to
+// start with the query string of `/ws`: no `after` for a fresh snapshot, `after=<event id>`
+// to resume after the last event it saw.
+//
+//   snapshot  the whole public world, and the id of the last event it includes; the events
+//             that follow on this socket are exactly those after `lastEventId`
+//   events    consecutive events from the stream, in stream order, never repeated
+//   state     the changing part of the world (owners, garrisons, fleets, totals) at `tick`,
+//             sent once per committed tick; applies to the systems/factions of the snapshot
+import { z } from 'zod';
+import { Fleet, PublicSnapshot, SectorEvent, StreamId } from '../shared/schemas.ts';
+
+export const StoredEventMessage = SectorEvent.and(z.object({ id: StreamId }));
+
+export const SnapshotMessage = z.object({
+  type: z.literal('snapshot'),
+  /** null while no world exists yet */
+  snapshot: PublicSnapshot.nullable(),
+  lastEventId: StreamId,
+});
+export type SnapshotMessage = z.infer<typeof SnapshotMessage>;
+
+export const EventsMessage = z.object({
+  type: z.literal('events'),
+  events: z.array(StoredEventMessage),
+});
+export type EventsMessage = z.infer<typeof EventsMessage>;
+
+/** A fleet as a tuple, to keep the per-tick message small: [id, faction index, ships, system, to, depart, arrive]. */
+export const CompactFleet = z.tuple([
+  Fleet.shape.id,
+  z.number().int().min(0),
+  Fleet.shape.ships,
+  Fleet.shape.system,
+  Fleet.shape.to,
+  Fleet.shape.depart,
+  Fleet.shape.arrive,
+]);
+export type CompactFleet = z.infer<typeof CompactFleet>;
+
+export const StateMessage = z.object({
+  type: z.literal('state'),
+  tick: z.number().int().min(0),
+  ts: z.number().int().min(0),
+  /** per system, in snapshot order: index into the snapshot's factions, or null (neutral) */
+  owners: z.array(z.number().int().min(0).nullable()),
+  /** per system, in snapshot order: stationed ships */
+  ships: z.array(z.number().int().min(0)),
+  fleets: z.array(CompactFleet),
+  /** per faction, in snapshot order: [systems owned, ships] */
+  totals: z.array(z.tuple([z.number().int().min(0), z.number().int().min(0)])),
+});
+export type StateMessage = z.infer<typeof StateMessage>;
+
+export const ServerMessage = z.discriminatedUnion('type', [SnapshotMessage, EventsMessage, StateMessage]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Close codes besides the standard ones (1001 going away on shutdown). */
+export const CloseCode = {
+  /** the client could not keep up: its send buffer passed the cap */
+  slowConsumer: 4001,
+  /** the world was replaced (stream ids went backwards): reconnect without `after` */
+  worldReset: 4002,
+} as const;
+
+/** The dynamic part of a public snapshot, in the compact per-tick form. */
+export function toStateMessage(snapshot: PublicSnapshot): StateMessage {
+  const factionIndex = new Map(snapshot.factions.map((f, i) => [f.id, i]));
+  const indexOf = (owner: string | null) => (owner === null ? null : (factionIndex.get(owner) ?? null));
+  return {
+    type: 'state',
+    tick: snapshot.tick,
+    ts: snapshot.ts,
+    owners: snapshot.systems.map((s) => indexOf(s.owner)),
+    ships: snapshot.systems.map((s) => s.ships),
+    fleets: snapshot.fleets.map((f) => [f.id, indexOf(f.owner) ?? 0, f.ships, f.system, f.to, f.depart, f.arrive]),
+    totals: snapshot.factions.map((f) => [f.systems, f.ships]),
+  };
+}
+
+/** Messages are serialized once and the same bytes are written to every client. */
+export function encodeMessage(message: ServerMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
