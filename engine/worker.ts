@@ -194,16 +194,24 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     metrics.tick.set(tickNo);
     metrics.tickSeconds.observe((Date.now() - started) / 1000);
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
-    log.debug({ tick: tickNo, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
+    log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
     return 'committed';
   }
 
   async function loop(): Promise<void> {
+    let leading = false;
     while (!stopping) {
       if (!lease.held) {
+        if (leading) {
+          // The local deadline passed without a renewal (a long pause, a stalled tick).
+          log.warn({ workerId }, 'lease lost: expired before it was renewed; standing by');
+          leading = false;
+          cache = null;
+        }
         metrics.leader.set(0);
         if (await lease.tryAcquire()) {
           log.info({ workerId }, 'lease gained');
+          leading = true;
           metrics.leader.set(1);
         } else {
           await sleep(standbyPollMs);
@@ -223,6 +231,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       }
       if (outcome === 'lost') {
         log.warn({ workerId }, 'lease lost; standing by');
+        leading = false;
         lease.forget();
         cache = null;
         metrics.leader.set(0);

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
+// `node --import tsx` runs the role in this one process: the `tsx` binary would fork a child,
+// and a SIGKILL or SIGSTOP sent to it would miss the real worker.
+const NODE_ARGS = ['--import', 'tsx'];
 
 export interface RoleProcess {
   child: ChildProcess;
@@ -23,7 +25,7 @@ export interface RoleProcess {
 const running = new Set<RoleProcess>();
 
 export function spawnRole(role: string, env: Record<string, string>, args: string[] = []): RoleProcess {
-  const child = spawn(TSX, [path.join(REPO_ROOT, 'main.ts'), role, ...args], {
+  const child = spawn(process.execPath, [...NODE_ARGS, path.join(REPO_ROOT, 'main.ts'), role, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
