@@ -1,0 +1,67 @@
+// A real Sector in this test process for client tests: a private redis-server, a worker with
+// fast ticks and the API on a free port (real HTTP). Each part can be stopped and started
+// again, so tests can take the API or Redis away and bring them back.
+import { startApi } from '../../api/server.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { type Config, parseConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
+import type { Service } from '../../shared/service.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+
+export const BOT_TOKENS = { admin: 'admin-token-bot-tests', BotFaction: 'botfaction-token-1', Crimson: 'crimson-token-12' } as const;
+export const API_TOKENS_ENV = Object.entries(BOT_TOKENS)
+  .map(([name, token]) => `${name}:${token}`)
+  .join(',');
+
+export interface Stack {
+  redis: TestRedis;
+  config: Config;
+  url: string;
+  startApi(): Promise<void>;
+  stopApi(): Promise<void>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const redis = await startTestRedis();
+  const port = await freePort();
+  const config = parseConfig({
+    REDIS_URL: redis.url,
+    SIM_ID: 'bottest',
+    PORT: String(port),
+    API_TOKENS: API_TOKENS_ENV,
+    TICK_DELAY: '0.05',
+    LEASE_TTL_MS: '2000',
+    WORLD_SYSTEMS: '30',
+    WORLD_FACTIONS: '2',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const log = createLogger('test', 'silent');
+  let worker: Service | undefined = await startWorker(config, log);
+  let api: Service | undefined;
+  const stack: Stack = {
+    redis,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    async startApi() {
+      api = await startApi(config, log);
+    },
+    async stopApi() {
+      await api?.stop();
+      api = undefined;
+    },
+    async stopWorker() {
+      await worker?.stop();
+      worker = undefined;
+    },
+    async stop() {
+      await stack.stopApi();
+      await stack.stopWorker();
+      await redis.stop();
+    },
+  };
+  await stack.startApi();
+  return stack;
+}
