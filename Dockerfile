@@ -26,12 +26,14 @@ RUN apt-get update \
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+# Every folder main.ts reaches by import (tests/deploy checks this list against the code).
 COPY package.json tsconfig.json main.ts ./
 COPY shared ./shared
 COPY engine ./engine
 COPY api ./api
 COPY viz ./viz
 COPY bot ./bot
+COPY client ./client
 # The image's `node` user, by number, so that Kubernetes' runAsNonRoot can verify it.
 # The files above stay owned by root: the app cannot rewrite its own code.
 USER 1000:1000
