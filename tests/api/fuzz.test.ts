@@ -44,7 +44,7 @@ const mutatedOrder = fc.tuple(validOrder, key, weirdValue, fc.boolean()).map(([o
 const protoInjection = fc.tuple(validOrder, fc.jsonValue()).map(([order, v]) => JSON.stringify(order).replace(/^\{/, `{"__proto__":${JSON.stringify(v)},`));
 const deepNesting = fc.tuple(fc.integer({ min: 1, max: 40_000 }), fc.constantFrom(['[', ']'], ['{"a":', '}'])).map(([n, [open, close]]) => open!.repeat(n) + '1' + close!.repeat(n));
 const nonJsonLiterals = fc.constantFrom('NaN', 'Infinity', 'undefined', '{"type":"note","faction":"BotFaction","text":NaN}', "{'type':'note'}", '{"type":"note",}', '\u0000', '');
-const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
+const body: fc.Arbitrary<string | Uint8Array<ArrayBuffer>> = fc.oneof(
   validOrder.map((o) => JSON.stringify(o)),
   mutatedOrder.map((o) => JSON.stringify(o)),
   protoInjection,
@@ -52,7 +52,7 @@ const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   deepNesting,
   nonJsonLiterals,
   fc.string({ unit: 'binary', maxLength: 300 }),
-  fc.uint8Array({ maxLength: 300 }),
+  fc.uint8Array({ maxLength: 300 }).map((bytes) => new Uint8Array(bytes)), // raw bytes, invalid UTF-8 included
   fc.array(fc.oneof(validOrder, mutatedOrder), { minLength: 0, maxLength: 6 }).map((a) => JSON.stringify(a)),
 );
 const sender = fc.constantFrom<keyof typeof TOKENS | 'bogus' | 'none'>('BotFaction', 'Crimson', 'admin', 'bogus', 'none');
