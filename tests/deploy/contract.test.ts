@@ -1,0 +1,308 @@
+// The deployment contract: the environment names, ports, probe paths and commands written in
+// compose.yaml, .env.example, the Dockerfile and the rendered Kubernetes manifests are the
+// ones the code reads and serves. Every expected name is taken from the code itself: the
+// config schema (CONFIG_VARIABLES, parseConfig), the entry point's ROLES, the API app's own
+// route table, the viz's exported paths, and the worker's live probe server.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_PREFIX, createApiApp } from '../../api/app.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { CONFIG_VARIABLES, type Config, parseConfig, ROLES, type Role } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
+import { VIZ_PROBES, VIZ_ROUTES, WS_PATH } from '../../viz/http.ts';
+import { REPO_ROOT } from '../helpers/processes.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import {
+  type ComposeService,
+  composeVariables,
+  type Container,
+  containerEnv,
+  execForm,
+  find,
+  isWorkload,
+  type Manifest,
+  parseEnvFile,
+  podSpecOf,
+  readCompose,
+  readDockerfile,
+  renderKustomization,
+  repoFile,
+  runtimeStage,
+} from './deployment-files.ts';
+
+const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
+const envExample = parseEnvFile(repoFile('.env.example'));
+const compose = readCompose(envExample);
+const silent = createLogger('contract-test', 'silent');
+const KNOWN = new Set<string>(CONFIG_VARIABLES);
+
+/** The port a role listens on, as the code reads it from its configuration. */
+function listenPort(role: Role, config: Config): number | undefined {
+  if (role === 'api') return config.PORT;
+  if (role === 'viz') return config.VIZ_PORT;
+  if (role === 'worker') return config.WORKER_HTTP_PORT;
+  return undefined;
+}
+
+let redis: TestRedis;
+/** `GET <path>` for every route the API app registers, from its own route table. */
+let apiGetRoutes: Set<string>;
+/** The probe paths the live worker answers 200 on (checked, not assumed, below). */
+let workerProbe: (path: string) => Promise<number>;
+let stopWorker: () => Promise<void>;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  const config = parseConfig({ REDIS_URL: redis.url, SIM_ID: 'contract', WORKER_HTTP_PORT: '0', TICK_DELAY: '0.05', WORLD_SYSTEMS: '8', LOG_LEVEL: 'silent' });
+  const app = createApiApp({ redis: redis.client(), config, log: silent });
+  apiGetRoutes = new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path));
+  const worker = await startWorker(config, silent);
+  workerProbe = async (p) => (await fetch(`http://127.0.0.1:${worker.port}${p}`)).status;
+  stopWorker = () => worker.stop();
+});
+
+afterAll(async () => {
+  await stopWorker?.();
+  await redis?.stop();
+});
+
+/** Asserts a probe path is one the role serves, asking the role's own code. */
+async function expectServedProbe(role: Role, probePath: string, where: string): Promise<void> {
+  if (role === 'api') expect(apiGetRoutes.has(probePath), `${where}: GET ${probePath} is an API route`).toBe(true);
+  else if (role === 'viz') expect(Object.values(VIZ_PROBES) as string[], where).toContain(probePath);
+  else if (role === 'worker') expect(await workerProbe(probePath), `${where}: worker GET ${probePath}`).toBe(200);
+  else throw new Error(`${where}: the ${role} role serves no probes`);
+}
+
+describe('the checks themselves', () => {
+  it('tell a served probe path from one that is not', async () => {
+    expect(apiGetRoutes.has('/health') && apiGetRoutes.has(`${API_PREFIX}/health`)).toBe(true);
+    expect(apiGetRoutes.has('/healthz')).toBe(false);
+    expect(await workerProbe('/ready')).toBe(200);
+    expect(await workerProbe('/healthz')).toBe(404);
+  });
+});
+
+// ------------------------------------------------------------------------------- compose
+
+describe('compose.yaml', () => {
+  const services = Object.entries(compose.services);
+  const app = services.filter(([, s]) => s.image?.split(':')[0] === 'sector');
+  const roleOf = (s: ComposeService) => s.command?.[0] as Role;
+  const envOf = (s: ComposeService) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+
+  it('has no `version:` key, and builds the one image every app service runs', () => {
+    expect(compose).not.toHaveProperty('version');
+    expect(new Set(app.map(([, s]) => s.image))).toEqual(new Set(['sector:latest']));
+    for (const [name, s] of app) expect(s.build, name).toBe('.');
+  });
+
+  it('runs redis (append-only, health-checked, on 6379), the api, two workers, viz and two bots of different factions', () => {
+    const r = compose.services.redis!;
+    expect(r.command?.join(' ')).toMatch(/--appendonly yes/);
+    expect(r.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
+    expect(r.ports).toEqual(['6379:6379']);
+    expect(app.map(([, s]) => roleOf(s)).sort()).toEqual(['api', 'bot', 'bot', 'viz', 'worker', 'worker']);
+    const bots = app.filter(([, s]) => roleOf(s) === 'bot').map(([, s]) => parseConfig(envOf(s)).BOT_FACTION);
+    expect(new Set(bots)).toEqual(new Set(['BotFaction', 'Crimson']));
+    const workerIds = app.filter(([, s]) => roleOf(s) === 'worker').map(([, s]) => parseConfig(envOf(s)).WORKER_ID);
+    expect(new Set(workerIds).size).toBe(2);
+  });
+
+  it('gives every app service a role the entry point knows and only variables the config schema reads, all valid', () => {
+    for (const [name, s] of app) {
+      expect(ROLES, name).toContain(roleOf(s));
+      expect(Object.keys(envOf(s)).filter((k) => !KNOWN.has(k)), name).toEqual([]);
+      expect(() => parseConfig(envOf(s)), name).not.toThrow();
+    }
+  });
+
+  it('publishes the ports the roles listen on (API 8000, viz 9000) and health-checks each on a path it serves', async () => {
+    const published: Record<string, string[]> = {};
+    for (const [name, s] of app) {
+      const role = roleOf(s);
+      const port = listenPort(role, parseConfig(envOf(s)));
+      published[role] = [...(published[role] ?? []), ...(s.ports ?? [])];
+      for (const mapping of s.ports ?? []) expect(Number(mapping.split(':').at(-1)), `${name} ${mapping}`).toBe(port);
+      const check = s.healthcheck?.test.join(' ');
+      if (role === 'bot') {
+        expect(check, `${name}: a bot serves no HTTP`).toBeUndefined();
+        continue;
+      }
+      const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/-]*)/.exec(check ?? '');
+      expect(url, `${name} health check`).not.toBeNull();
+      expect(Number(url![1]), `${name} health check port`).toBe(port);
+      await expectServedProbe(role, url![2]!, name);
+    }
+    expect(published).toMatchObject({ api: ['8000:8000'], viz: ['9000:9000'] });
+  });
+
+  it('starts each service after what it needs is healthy', () => {
+    for (const [name, s] of services) {
+      for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        expect(cond.condition, `${name} -> ${dep}`).toBe('service_healthy');
+        expect(compose.services[dep]?.healthcheck, `${dep} has a health check`).toBeDefined();
+      }
+      if (s.image?.startsWith('sector')) expect(Object.keys(s.depends_on ?? {}).length, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('points every role at the compose Redis, and every bot at the API with the token the API gives its faction', () => {
+    const api = app.find(([, s]) => roleOf(s) === 'api')!;
+    const apiConfig = parseConfig(envOf(api[1]));
+    for (const [name, s] of app) {
+      const config = parseConfig(envOf(s));
+      expect(new URL(config.REDIS_URL).host, name).toBe('redis:6379');
+      if (roleOf(s) !== 'bot') continue;
+      const url = new URL(config.API_URL);
+      expect(`${url.hostname}:${url.port}`, name).toBe(`${api[0]}:${apiConfig.PORT}`);
+      expect(apiConfig.API_TOKENS.find((t) => t.name === config.BOT_FACTION)?.token, name).toBe(config.BOT_TOKEN);
+    }
+  });
+});
+
+describe('.env.example', () => {
+  const text = repoFile('compose.yaml');
+  const used = new Set(composeVariables(text));
+  const required = [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):\?/g)].map((m) => m[1]!);
+
+  it('documents every variable compose requires, and nothing compose or the code does not read', () => {
+    for (const name of required) expect(envExample, name).toHaveProperty(name);
+    expect(Object.keys(envExample).filter((k) => !used.has(k) && !KNOWN.has(k))).toEqual([]);
+  });
+
+  it('makes compose refuse to start without the tokens, naming the missing one', () => {
+    const { ADMIN_TOKEN: _dropped, ...rest } = envExample;
+    expect(() => readCompose(rest)).toThrow(/ADMIN_TOKEN/);
+  });
+
+  it('is never sent into the image, while .env is kept out of it', () => {
+    const ignore = repoFile('.dockerignore').split('\n').map((l) => l.trim());
+    expect(ignore).toContain('.env');
+  });
+});
+
+// ---------------------------------------------------------------------------- Dockerfile
+
+describe('Dockerfile', () => {
+  const all = readDockerfile();
+  const runtime = runtimeStage(all);
+  const pkg = JSON.parse(repoFile('package.json')) as { engines: { node: string }; dependencies: Record<string, string> };
+
+  it('is multi-stage on a current Node LTS that satisfies package.json engines', () => {
+    const froms = all.filter((i) => i.op === 'FROM');
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    const image = /ARG NODE_IMAGE=(\S+)/.exec(repoFile('Dockerfile'))?.[1] ?? '';
+    const major = Number(/^node:(\d+)-/.exec(image)?.[1]);
+    const minMajor = Number(/>=\s*(\d+)/.exec(pkg.engines.node)?.[1]);
+    expect(major % 2, `${image}: LTS lines are even`).toBe(0);
+    expect(major).toBeGreaterThanOrEqual(Math.max(minMajor, 22));
+    for (const f of froms) expect(f.args).toMatch(/^\$\{NODE_IMAGE\}/);
+  });
+
+  it('installs production dependencies only, tsx among them, and runs as a non-root user with NODE_ENV=production', () => {
+    const deps = all.filter((i) => i.stage === 'deps' && i.op === 'RUN').map((i) => i.args).join(' ');
+    expect(deps).toMatch(/npm ci --omit=dev/);
+    // tsx runs the sources: it must be a production dependency, or promoted to one here.
+    if (!pkg.dependencies.tsx) expect(deps).toMatch(/npm pkg set "dependencies\.tsx=/);
+    expect(runtime.some((i) => i.op === 'ENV' && /\bNODE_ENV=production\b/.test(i.args))).toBe(true);
+    const user = runtime.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
+    expect(user).toMatch(/^[1-9]\d*(:\d+)?$/); // numeric, so runAsNonRoot can verify it
+  });
+
+  it('starts main.ts through tsx under an init, in exec form, with the role left to the command or ROLE', () => {
+    const entry = execForm(runtime.find((i) => i.op === 'ENTRYPOINT'));
+    expect(entry.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
+    expect(entry.slice(2)).toEqual(['node', '--import', 'tsx', 'main.ts']);
+    expect(runtime.some((i) => i.op === 'RUN' && /apt-get install .*\btini\b/.test(i.args))).toBe(true);
+    // No CMD: a CMD role would override ROLE; main.ts falls back to ROLE, then `all`.
+    expect(runtime.find((i) => i.op === 'CMD')).toBeUndefined();
+    expect(runtime.find((i) => i.op === 'EXPOSE')?.args.split(/\s+/).map(Number).sort()).toEqual([parseConfig({}).PORT, parseConfig({}).VIZ_PORT].sort());
+  });
+
+  it('copies every folder main.ts reaches by import, and .dockerignore keeps none of them out', () => {
+    const copied = new Set(runtime.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    const ignored = new Set(repoFile('.dockerignore').split('\n').map((l) => l.trim()));
+    for (const file of importClosure('main.ts')) {
+      const top = file.split('/')[0]!;
+      expect(copied.has(top) || copied.has(file), `${file} is copied into the image`).toBe(true);
+      expect(ignored.has(top), `${top} is not in .dockerignore`).toBe(false);
+    }
+  });
+});
+
+/** Every repository file reachable from `entry` through relative imports. */
+function importClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    const source = readFileSync(path.join(REPO_ROOT, rel), 'utf8');
+    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), m[1]!));
+      if (existsSync(path.join(REPO_ROOT, target))) visit(target);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+// ---------------------------------------------------------------------------- Kubernetes
+
+describe.each([...DEPLOYABLE])('%s manifests', (dir) => {
+  const ms = renderKustomization(dir);
+  const isApp = (c: Container) => (c.image ?? '').split(':')[0]!.endsWith('sector');
+  const apps = ms.filter(isWorkload).flatMap((m) => podSpecOf(m).containers.filter(isApp).map((c) => ({ m, c, role: c.args?.[0] as Role, env: containerEnv(c, ms) })));
+
+  it('gives every app container a role the entry point knows and only variables the config schema reads, all valid', () => {
+    expect(apps.length).toBe(5);
+    for (const { m, c, role, env } of apps) {
+      expect(c.command, `${m.metadata.name}: the image's entry point is kept`).toBeUndefined();
+      expect(ROLES, m.metadata.name).toContain(role);
+      expect(Object.keys(env).filter((k) => !KNOWN.has(k)), m.metadata.name).toEqual([]);
+      expect(() => parseConfig(env), m.metadata.name).not.toThrow();
+    }
+  });
+
+  it('exposes exactly the port each role listens on, and probes it on paths the role serves', async () => {
+    for (const { m, c, role, env } of apps) {
+      const port = listenPort(role, parseConfig(env));
+      expect((c.ports ?? []).map((p) => p.containerPort), m.metadata.name).toEqual(port === undefined ? [] : [port]);
+      for (const probe of [c.readinessProbe, c.livenessProbe].filter((p) => p !== undefined)) {
+        const get = probe.httpGet!;
+        const probePort = typeof get.port === 'number' ? get.port : c.ports?.find((p) => p.name === get.port)?.containerPort;
+        expect(probePort, `${m.metadata.name} probe port`).toBe(port);
+        await expectServedProbe(role, get.path, m.metadata.name);
+      }
+    }
+    // Readiness and liveness are distinct endpoints for the API and viz, as their code defines.
+    const api = apps.find((a) => a.role === 'api')!.c;
+    expect([api.livenessProbe?.httpGet?.path, api.readinessProbe?.httpGet?.path]).toEqual(['/health', '/ready']);
+    const viz = apps.find((a) => a.role === 'viz')!.c;
+    expect([viz.livenessProbe?.httpGet?.path, viz.readinessProbe?.httpGet?.path]).toEqual([VIZ_PROBES.health, VIZ_PROBES.ready]);
+  });
+
+  it('points every role at the Redis Service, and every bot at the API Service with its faction token', () => {
+    const apiEnv = parseConfig(apps.find((a) => a.role === 'api')!.env);
+    const redisSvc = find(ms, 'Service', 'redis').spec as { ports: { port: number }[] };
+    const apiSvc = find(ms, 'Service', 'api').spec as { ports: { port: number }[] };
+    for (const { m, role, env } of apps) {
+      const config = parseConfig(env);
+      expect(new URL(config.REDIS_URL).host, m.metadata.name).toBe(`redis:${redisSvc.ports[0]!.port}`);
+      if (role !== 'bot') continue;
+      expect(new URL(config.API_URL).host, m.metadata.name).toBe(`api:${apiSvc.ports[0]!.port}`);
+      expect(apiEnv.API_TOKENS.find((t) => t.name === config.BOT_FACTION)?.token, m.metadata.name).toBe(config.BOT_TOKEN);
+    }
+  });
+
+  it('routes the ingress paths the code serves: the API prefix, the viz page and its socket', () => {
+    const paths = ms
+      .filter((m: Manifest) => m.kind === 'Ingress' || m.kind === 'HTTPRoute')
+      .flatMap((m) => JSON.stringify(m.spec).match(/"(?:path|value)":"(\/[^"]*)"/g) ?? [])
+      .map((s) => s.split('"')[3]!);
+    expect(new Set(paths)).toEqual(new Set([API_PREFIX, '/', WS_PATH]));
+    expect(apiGetRoutes.has(`${API_PREFIX}/health`)).toBe(true);
+    expect(VIZ_ROUTES as readonly string[]).toContain('/');
+  });
+});
