@@ -215,13 +215,15 @@ export class Fanout {
   private hold(client: Client, batch: Batch): void {
     client.pending.push(batch);
     client.pendingBytes += batch.payload.length;
-    if (client.pendingBytes > this.opts.clientBufferBytes) this.drop(client, 'catch_up_overflow', 'too slow: fell behind while catching up');
+    // One batch may be larger than the cap on its own; more than that is a client falling behind.
+    if (client.pendingBytes > this.opts.clientBufferBytes && client.pending.length > 1) this.drop(client, 'catch_up_overflow', 'too slow: fell behind while catching up');
   }
 
   private send(client: Client, payload: Buffer): void {
     const ws = client.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    if (ws.bufferedAmount + payload.length > this.opts.clientBufferBytes) {
+    // The cap applies to what is still unsent: a client's memory is at most the cap plus one message.
+    if (ws.bufferedAmount > this.opts.clientBufferBytes) {
       this.drop(client, 'slow_consumer', `too slow: over ${this.opts.clientBufferBytes} bytes unsent`);
       return;
     }
