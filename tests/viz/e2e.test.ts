@@ -1,0 +1,90 @@
+// The page in headless Chromium against real processes: a worker ticking, a viz serving.
+// It draws the systems; an admin set_owner order recolours a system within a few ticks; a viz
+// restart is survived by reconnecting and resuming. Saves test-artifacts/viz.png.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simKeys } from '../../shared/keyspace.ts';
+import { FACTION_COLORS, FACTION_IDS } from '../../shared/rules.ts';
+import { ADMIN } from '../../shared/schemas.ts';
+import { orderEntryFields } from '../../shared/streams.ts';
+import { killAllRoles, pollUntil, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+
+const SYSTEMS = 30;
+let redisServer: TestRedis;
+let redis: Redis;
+let browser: Browser;
+
+beforeAll(async () => {
+  redisServer = await startTestRedis();
+  redis = redisServer.client();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await killAllRoles();
+  await redisServer.stop();
+});
+
+async function startViz(simId: string, port: number): Promise<RoleProcess> {
+  const proc = spawnRole('viz', { REDIS_URL: redisServer.url, SIM_ID: simId, VIZ_PORT: String(port) });
+  await proc.waitForLog((l) => l.msg === 'viz listening');
+  return proc;
+}
+
+const pageTick = (page: Page) => page.evaluate(() => Number(document.getElementById('tick')?.textContent));
+const connectionState = (page: Page) => page.evaluate(() => document.getElementById('connection')?.dataset.state);
+
+describe('viz page in Chromium', () => {
+  it('draws the sector, shows an admin set_owner as a new colour within a few ticks, and resumes after a viz restart', async () => {
+    const simId = 'viz-e2e';
+    const keys = simKeys(simId);
+    spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: simId, TICK_DELAY: '0.1', WORLD_SYSTEMS: String(SYSTEMS), WORLD_FACTIONS: '3' });
+    const port = await freePort();
+    let viz = await startViz(simId, port);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction((n) => document.querySelectorAll('#systems g.system').length === n, SYSTEMS, { timeout: 20_000 });
+    expect(await page.locator('#lanes line').count()).toBeGreaterThan(SYSTEMS - 1);
+    expect(await page.locator('#legend tbody tr').count()).toBe(3);
+
+    // A system Crimson does not own, handed to Crimson by the operator.
+    const target = await page.evaluate(() => {
+      const g = [...document.querySelectorAll<SVGGElement>('#systems g.system')].find((n) => n.dataset.owner !== 'Crimson');
+      return Number(g?.dataset.systemId);
+    });
+    const crimson = FACTION_COLORS[FACTION_IDS.indexOf('Crimson')];
+    const fillOf = (id: number) => page.evaluate((sid) => document.querySelector(`#systems g[data-system-id="${sid}"] circle`)?.getAttribute('fill'), id);
+    expect(await fillOf(target)).not.toBe(crimson);
+    const tickAtOrder = await pageTick(page);
+    await redis.xadd(keys.orders, '*', ...orderEntryFields({ type: 'set_owner', faction: 'Crimson', system: target }, ADMIN));
+    await pollUntil(async () => ((await fillOf(target)) === crimson ? true : undefined), `system ${target} drawn in Crimson's colour`, 15_000);
+    expect((await pageTick(page)) - tickAtOrder).toBeLessThanOrEqual(5);
+    await pollUntil(async () => ((await page.locator('#log li', { hasText: 'handed to Crimson' }).count()) > 0 ? true : undefined), 'the owner change in the event log');
+
+    mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/viz.png') });
+
+    // The viz goes away and comes back on the same address: the page reconnects and resumes.
+    viz.kill('SIGTERM');
+    await viz.exited;
+    await pollUntil(async () => ((await connectionState(page)) === 'reconnecting' ? true : undefined), 'the page noticing the restart');
+    const tickWhileDown = await pageTick(page);
+    const snapshotsBefore = await page.locator('#log li', { hasText: 'snapshot at tick' }).count();
+    viz = await startViz(simId, port);
+    await pollUntil(async () => ((await connectionState(page)) === 'live' ? true : undefined), 'the page live again', 20_000);
+    await pollUntil(async () => ((await pageTick(page)) > tickWhileDown + 3 ? true : undefined), 'ticks advancing after the restart');
+    // Resumed from its last event id: no fresh snapshot was needed.
+    expect(await page.locator('#log li', { hasText: 'snapshot at tick' }).count()).toBe(snapshotsBefore);
+    expect(pageErrors).toEqual([]);
+  });
+});
