@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, createApiApp } from '../../api/app.ts';
 import { startWorker } from '../../engine/worker.ts';
-import { CONFIG_VARIABLES, type Config, parseConfig, ROLES, type Role } from '../../shared/config.ts';
+import { CONFIG_VARIABLES, parseConfig, ROLES, type Role } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { VIZ_PROBES, VIZ_ROUTES, WS_PATH } from '../../viz/http.ts';
 import { REPO_ROOT } from '../helpers/processes.ts';
@@ -30,20 +30,13 @@ import {
   repoFile,
   runtimeStage,
 } from './deployment-files.ts';
+import { listenPort } from './role-ports.ts';
 
 const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
 const envExample = parseEnvFile(repoFile('.env.example'));
 const compose = readCompose(envExample);
 const silent = createLogger('contract-test', 'silent');
 const KNOWN = new Set<string>(CONFIG_VARIABLES);
-
-/** The port a role listens on, as the code reads it from its configuration. */
-function listenPort(role: Role, config: Config): number | undefined {
-  if (role === 'api') return config.PORT;
-  if (role === 'viz') return config.VIZ_PORT;
-  if (role === 'worker') return config.WORKER_HTTP_PORT;
-  return undefined;
-}
 
 let redis: TestRedis;
 /** `GET <path>` for every route the API app registers, from its own route table. */
