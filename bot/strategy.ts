@@ -3,16 +3,21 @@
 // orders, so its choices can be tested on crafted worlds.
 //
 // Priorities, in order (the cap cuts from the end):
-//   1. defend: send idle fleets into our systems that enemy fleets are heading for or parked
-//      next to, when the garrison alone would not hold; fleets already there stay put;
-//   2. attack/claim: move idle fleets into an adjacent system we do not own when they are
-//      stronger than everything they would meet there (a margin more against factions,
-//      whose garrisons grow, than against neutrals, whose garrisons never do);
-//      fleets with nothing to take next door move one lane toward the frontier;
+//   1. defend: send idle fleets from safe neighbours into our systems that enemy fleets are
+//      heading for or parked next to, when what stands there would not hold;
+//   2. attack/claim: move the idle fleets parked at one system, together, into an adjacent
+//      system we do not own when they are stronger than everything they would meet there (a
+//      margin more against factions, whose garrisons grow, than against neutrals, whose
+//      garrisons never do). Fleets with nothing to take join a bigger stack of ours on the
+//      frontier, or move one lane toward the frontier;
 //   3. muster: form fleets from the garrisons of unthreatened systems, sized to take an
-//      adjacent target, or, deep inside our space, to be sent toward the frontier.
-// Threatened systems never give up their garrison: that is how the bot keeps garrisons.
+//      adjacent target, or, deep inside our space, to be sent toward the frontier; and from
+//      garrisons about to stop producing (at their cap), as a fleet that stays to defend.
+// Keeping garrisons: fleets leave a threatened system only if its garrison alone still
+// holds against the threat (the threat they go to attack does not count), threatened
+// systems form fleets only when full, and such fleets defend where they stand.
 import { Rng } from '../engine/rng.ts';
+import { RULES } from '../shared/rules.ts';
 import type { Fleet, Order, PublicSnapshot, PublicSystem } from '../shared/schemas.ts';
 import { viewFor, type WorldView } from './world-view.ts';
 
@@ -99,18 +104,15 @@ class Planner {
 
   defend(): void {
     const { view } = this;
-    // Fleets parked at a threatened system of ours, or besieging one we do not own yet, stay.
-    for (const f of view.idleFleets) {
-      const here = view.systems.get(f.system);
-      if (here?.owner !== view.faction || this.isThreatened(f.system)) this.busy.add(f.id);
-    }
+    // Fleets besieging a system we do not own yet stay until it falls.
+    for (const f of view.idleFleets) if (view.systems.get(f.system)?.owner !== view.faction) this.busy.add(f.id);
     const endangered = view.own
       .map((s) => ({ s, need: this.deficit(s) + this.jitter() }))
       .filter((x) => x.need >= 1)
       .sort((a, b) => b.need - a.need);
     for (const { s } of endangered) {
       const helpers = view.idleFleets
-        .filter((f) => !this.busy.has(f.id) && s.lanes.includes(f.system))
+        .filter((f) => !this.busy.has(f.id) && s.lanes.includes(f.system) && !this.isThreatened(f.system))
         .map((f) => ({ f, score: f.ships + this.jitter() }))
         .sort((a, b) => b.score - a.score);
       for (const { f } of helpers) {
@@ -128,8 +130,7 @@ class Planner {
     const order = [...groups.entries()].map(([at, fleets]) => ({ at, fleets, key: this.jitter() })).sort((a, b) => a.key - b.key);
     for (const { at, fleets } of order) {
       const ships = fleets.reduce((n, f) => n + f.ships, 0);
-      const target = this.bestTarget(at, ships);
-      const to = target ?? this.stepTowardFrontier(at);
+      const to = this.bestTarget(at, ships) ?? this.rally(at, ships) ?? this.stepTowardFrontier(at);
       if (to === undefined) continue;
       for (const f of fleets) this.move(f, to);
     }
@@ -141,12 +142,43 @@ class Planner {
     let best: { id: number; score: number } | undefined;
     for (const id of view.systems.get(from)?.lanes ?? []) {
       const target = view.systems.get(id);
-      if (!target || target.owner === view.faction) continue;
+      if (!target || target.owner === view.faction || !this.mayLeave(from, id)) continue;
       const opposition = view.opposition(id);
       if (ships + this.committed(id) < shipsToTake(target, opposition)) continue;
       // Rich systems first; cheap ones next; neutrals before factions (no counter-attack).
       const score = target.industry * 10 - opposition + (target.owner === null ? 5 : 0) + this.jitter();
       if (!best || score > best.score) best = { id, score };
+    }
+    return best?.id;
+  }
+
+  /**
+   * Whether our fleets may leave `from` for `to`: yes unless `from` is ours and threatened
+   * and its garrison alone would not hold. Enemies parked at `to` do not count: the fleets
+   * go there to fight them.
+   */
+  private mayLeave(from: number, to: number): boolean {
+    const here = this.view.systems.get(from);
+    if (here?.owner !== this.view.faction) return false;
+    const threat = this.view.threat(from) - (this.view.systems.get(to)?.lanes.includes(from) ? this.view.enemyParked(to) : 0);
+    return threat <= 0 || here.ships >= Math.ceil(threat * STRATEGY.defenceMargin);
+  }
+
+  /**
+   * On the frontier with nothing to take: join the biggest adjacent stack of our fleets on
+   * the frontier, if it is bigger than this one (equal stacks: the lower system id), so that
+   * stacks grow until they can take something. Moves only toward strictly bigger stacks,
+   * so fleets never chase each other in circles.
+   */
+  private rally(from: number, ships: number): number | undefined {
+    const { view } = this;
+    if (view.frontierDistance(from) > 1) return undefined;
+    let best: { id: number; ships: number } | undefined;
+    for (const id of view.systems.get(from)?.lanes ?? []) {
+      if (view.systems.get(id)?.owner !== view.faction || view.frontierDistance(id) > 1 || !this.mayLeave(from, id)) continue;
+      const there = view.ownParked(id);
+      const bigger = there > ships || (there === ships && there > 0 && id < from);
+      if (bigger && (!best || there > best.ships || (there === best.ships && id < best.id))) best = { id, ships: there };
     }
     return best?.id;
   }
@@ -167,9 +199,13 @@ class Planner {
     const { view } = this;
     const candidates: { system: PublicSystem; ships: number; score: number }[] = [];
     for (const s of view.own) {
-      if (this.isThreatened(s.id)) continue;
       const spare = s.ships - STRATEGY.reserve;
       if (spare <= 0) continue;
+      if (this.isThreatened(s.id)) {
+        // Full garrisons stop producing; as a parked fleet the same ships still defend.
+        if (s.ships >= s.industry * (RULES.garrisonCapPerIndustry - 1)) candidates.push({ system: s, ships: spare, score: this.jitter() });
+        continue;
+      }
       let best: { ships: number; score: number } | undefined;
       for (const id of s.lanes) {
         const target = view.systems.get(id);

@@ -14,6 +14,10 @@ export interface WorldView {
   ownStrength(systemId: number): number;
   /** our ships on their way into `systemId` */
   ownIncoming(systemId: number): number;
+  /** our fleets' ships parked at `systemId` (its garrison not included) */
+  ownParked(systemId: number): number;
+  /** other factions' ships parked at `systemId` */
+  enemyParked(systemId: number): number;
   /** everyone else's ships we would meet at `systemId`: a foreign or neutral garrison, parked and incoming fleets */
   opposition(systemId: number): number;
   /** enemy ships that could reach `systemId` soon: on their way in, or parked one lane away */
@@ -79,6 +83,8 @@ export function viewFor(snapshot: PublicSnapshot, faction: string): WorldView {
     idleFleets,
     ownStrength: (id) => garrison(id, true) + get(ownParked, id),
     ownIncoming: (id) => get(ownIncoming, id),
+    ownParked: (id) => get(ownParked, id),
+    enemyParked: (id) => get(enemyParked, id),
     opposition: (id) => garrison(id, false) + get(enemyParked, id) + get(enemyIncoming, id),
     threat: (id) => get(enemyIncoming, id) + (systems.get(id)?.lanes ?? []).reduce((n, next) => n + get(enemyParked, next), 0),
     frontierDistance: (id) => distance.get(id) ?? Number.POSITIVE_INFINITY,

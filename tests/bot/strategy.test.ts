@@ -114,20 +114,59 @@ describe('defence', () => {
     expect(plan(snap, 1)).toEqual([{ type: 'move_fleet', faction: ME, fleet: 7, to: 1 }]);
   });
 
-  it('keeps the garrison and parked fleets of a threatened system at home', () => {
-    // System 1 could take neutral 3 with its garrison, and its fleet could take 3 too, but Crimson is next door.
-    const snap = craftSnapshot({
-      systems: [{ id: 1, owner: ME, ships: 30 }, { id: 2, owner: 'Crimson', ships: 5 }, { id: 3, ships: 1 }],
+  // 1 (ours) - 2 (Crimson, a fleet parked there) ; 1 - 3 (neutral, 1 ship)
+  const frontier = (garrison: number, fleet: number) =>
+    craftSnapshot({
+      systems: [{ id: 1, owner: ME, ships: garrison }, { id: 2, owner: 'Crimson', ships: 5 }, { id: 3, ships: 1 }],
       lanes: [
         [1, 2],
         [1, 3],
       ],
       fleets: [
-        { id: 7, owner: ME, ships: 10, system: 1 },
+        { id: 7, owner: ME, ships: fleet, system: 1 },
         { id: 20, owner: 'Crimson', ships: 4, system: 2 },
       ],
     });
-    expect(plan(snap)).toEqual([]);
+
+  it('keeps the garrison and the fleets of a threatened system at home when the garrison alone would not hold', () => {
+    // The garrison could take neutral 3 and so could the fleet, but Crimson's 4 ships are next door.
+    expect(plan(frontier(3, 10))).toEqual([]);
+  });
+
+  it('lets fleets leave a threatened system whose garrison holds by itself', () => {
+    expect(plan(frontier(5, 10))).toEqual([{ type: 'move_fleet', faction: ME, fleet: 7, to: 3 }]);
+  });
+
+  it('takes the fight to the threat when strong enough, leaving a weak garrison behind', () => {
+    // Crimson's 5 + 4 ships at system 2 need 14 of ours; the threat they pose goes with them.
+    expect(plan(frontier(1, 14))).toEqual([{ type: 'move_fleet', faction: ME, fleet: 7, to: 2 }]);
+  });
+
+  it('turns a full garrison of a threatened system into a fleet that stays to defend', () => {
+    const snap = frontier(60, 1);
+    const full = { ...snap, systems: snap.systems.map((s) => (s.id === 1 ? { ...s, industry: 3 } : s)) };
+    const orders = plan(full);
+    expect(orders).toContainEqual({ type: 'add_fleet', faction: ME, system: 1, ships: 60 - STRATEGY.reserve });
+    expect(orders.filter((o) => o.type === 'move_fleet')).toEqual([]);
+  });
+});
+
+describe('stacking up on the frontier', () => {
+  it('moves a small stack to join a bigger one next to it when neither can take anything', () => {
+    // 0 and 1 are ours and both border Crimson's strong system 2.
+    const snap = craftSnapshot({
+      systems: [{ id: 0, owner: ME, ships: 0 }, { id: 1, owner: ME, ships: 0 }, { id: 2, owner: 'Crimson', ships: 40 }],
+      lanes: [
+        [0, 1],
+        [0, 2],
+        [1, 2],
+      ],
+      fleets: [
+        { id: 7, owner: ME, ships: 10, system: 0 },
+        { id: 8, owner: ME, ships: 25, system: 1 },
+      ],
+    });
+    expect(plan(snap)).toEqual([{ type: 'move_fleet', faction: ME, fleet: 7, to: 1 }]);
   });
 });
 

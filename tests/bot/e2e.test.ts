@@ -1,0 +1,140 @@
+// Two bots of different factions play a real game: real redis-server, real worker, API and
+// bot processes, fast ticks. Then the API goes away mid-game and comes back, and a bot is
+// stopped with SIGTERM and started again: play resumes, and no tick is acted on twice.
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../shared/schemas.ts';
+import { type RoleProcess, killAllRoles, pollUntil, spawnRole } from '../helpers/processes.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { committedTick, readEvents } from '../helpers/world.ts';
+import { API_TOKENS_ENV, BOT_TOKENS } from './stack.ts';
+
+const SIM_ID = 'bote2e';
+const FACTIONS = ['BotFaction', 'Crimson'] as const;
+type BotFactionId = (typeof FACTIONS)[number];
+
+let redis: TestRedis;
+let client: Redis;
+let apiPort: number;
+let common: Record<string, string>;
+const bots = new Map<BotFactionId, RoleProcess>();
+/** every bot process started, per faction, old incarnations included */
+const incarnations = new Map<BotFactionId, RoleProcess[]>();
+let api: RoleProcess;
+
+function startApiProcess(): Promise<Record<string, unknown>> {
+  api = spawnRole('api', { ...common, PORT: String(apiPort), API_RATE_LIMIT: '1000' });
+  return api.waitForLog((l) => l.msg === 'api listening');
+}
+
+function startBotProcess(faction: BotFactionId): RoleProcess {
+  const bot = spawnRole('bot', {
+    ...common,
+    API_URL: `http://127.0.0.1:${apiPort}`,
+    BOT_FACTION: faction,
+    BOT_TOKEN: BOT_TOKENS[faction],
+    BOT_POLL_INTERVAL: '0.02',
+    BOT_MAX_ORDERS: '3',
+  });
+  bots.set(faction, bot);
+  incarnations.set(faction, [...(incarnations.get(faction) ?? []), bot]);
+  return bot;
+}
+
+/** The ticks a bot process says it sent orders for, in order. */
+const sentTicks = (bot: RoleProcess): number[] => bot.logs.filter((l) => l.msg === 'orders sent').map((l) => Number(l.tick));
+
+async function eventsOf<T extends StoredEvent['type']>(type: T): Promise<Extract<StoredEvent, { type: T }>[]> {
+  return (await readEvents(client, SIM_ID)).filter((e): e is Extract<StoredEvent, { type: T }> => e.type === type);
+}
+
+async function untilTick(tick: number, what: string): Promise<void> {
+  await pollUntil(async () => ((await committedTick(client, SIM_ID)) >= tick ? true : undefined), what, 120_000, 100);
+}
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = redis.client();
+  apiPort = await freePort();
+  common = {
+    REDIS_URL: redis.url,
+    SIM_ID,
+    API_TOKENS: API_TOKENS_ENV,
+    TICK_DELAY: '0.02',
+    WORLD_SYSTEMS: '36',
+    WORLD_FACTIONS: '2',
+    WORLD_SEED: '7',
+    EVENTS_MAXLEN: '1000000',
+    LOG_LEVEL: 'info',
+  };
+  const worker = spawnRole('worker', common);
+  await worker.waitForLog((l) => l.msg === 'worker started');
+  await startApiProcess();
+  for (const f of FACTIONS) startBotProcess(f);
+});
+
+afterAll(async () => {
+  await killAllRoles();
+  await redis?.stop();
+});
+
+describe('two bots playing through the API', () => {
+  it('after a few hundred ticks both factions have given orders, systems changed hands, nothing was malformed', async () => {
+    await untilTick(300, 'three hundred ticks');
+    const applied = await eventsOf('order_applied');
+    for (const f of FACTIONS) expect(applied.filter((e) => e.faction === f).length, `orders applied for ${f}`).toBeGreaterThan(10);
+    const captured = await eventsOf('system_captured');
+    for (const f of FACTIONS) expect(captured.filter((e) => e.to === f).length, `systems captured by ${f}`).toBeGreaterThan(0);
+    const rejected = await eventsOf('order_rejected');
+    expect(rejected.filter((e) => e.reason.startsWith('malformed'))).toEqual([]);
+    for (const [f, bot] of bots) {
+      expect(bot.logs.filter((l) => l.msg === "the API refused this tick's orders"), `API refusals for ${f}`).toEqual([]);
+      const ticks = sentTicks(bot);
+      expect(new Set(ticks).size, `${f} acted on some tick twice`).toBe(ticks.length);
+      expect(ticks, `${f} acted out of tick order`).toEqual([...ticks].sort((a, b) => a - b));
+    }
+  });
+
+  it('keeps running while the API is down, and resumes play when it returns', async () => {
+    api.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+    for (const bot of bots.values()) await bot.waitForLog((l) => l.msg === 'cannot read the world from the API; backing off');
+    const downAt = await committedTick(client, SIM_ID);
+    await untilTick(downAt + 40, 'forty ticks without the API'); // the worker plays on; the bots wait
+    for (const bot of bots.values()) expect(bot.child.exitCode).toBeNull();
+
+    await startApiProcess();
+    const backAt = await committedTick(client, SIM_ID);
+    for (const [f, bot] of bots) {
+      await bot.waitForLog((l) => l.msg === 'API reachable again; resuming play', 30_000);
+      await pollUntil(() => (sentTicks(bot).some((t) => t >= backAt) ? true : undefined), `${f} sending orders again`, 30_000);
+    }
+    await pollUntil(
+      async () => {
+        const applied = await eventsOf('order_applied');
+        return FACTIONS.every((f) => applied.some((e) => e.faction === f && e.tick > backAt)) ? true : undefined;
+      },
+      'orders of both factions applied after the API returned',
+      30_000,
+      100,
+    );
+  });
+
+  it('stops on SIGTERM, and a restarted bot never acts again on a tick it already acted on', async () => {
+    const old = bots.get('BotFaction')!;
+    await pollUntil(() => (sentTicks(old).length > 0 ? true : undefined), 'the bot acting');
+    old.kill('SIGTERM');
+    expect(await old.exited).toBe(0);
+    expect(old.logs.some((l) => l.msg === 'stopped')).toBe(true);
+
+    const fresh = startBotProcess('BotFaction');
+    await pollUntil(() => (sentTicks(fresh).length >= 3 ? true : undefined), 'the restarted bot acting', 30_000);
+    const before = sentTicks(old);
+    const after = sentTicks(fresh);
+    expect(after[0]).toBeGreaterThan(before[before.length - 1]!);
+    const all = (incarnations.get('BotFaction') ?? []).flatMap(sentTicks);
+    expect(new Set(all).size).toBe(all.length);
+    const rejected = await eventsOf('order_rejected');
+    expect(rejected.filter((e) => e.reason.startsWith('malformed'))).toEqual([]);
+  });
+});
