@@ -86,7 +86,11 @@ export function resolveSystems(draft: WorldDraft, rng: Rng): void {
     let system = materialize(original, draft.tick);
     const fleets = bySystem.get(id)!;
     const sides = sidesAt(system, fleets);
-    if (sides.length >= 2) system = fight(draft, system, sides, rng);
+    let changed = false;
+    if (sides.length >= 2) {
+      system = fight(draft, system, sides, rng);
+      changed = true;
+    }
 
     // Capture: the owner (or the neutral garrison) has nothing left here and exactly one
     // other faction holds the system with its fleets.
@@ -95,7 +99,10 @@ export function resolveSystems(draft: WorldDraft, rng: Rng): void {
       const [to] = holders as Set<string>;
       draft.emit({ type: 'system_captured', system: id, from: system.owner, to: to! });
       system = { ...system, owner: to!, garrison: 0, since: draft.tick };
+      changed = true;
     }
-    if (system.garrison !== original.garrison || system.owner !== original.owner || system.since !== original.since) draft.putSystem(system);
+    // A system only materialised (production made explicit) is unchanged in value: not
+    // writing it keeps a quiet system out of the commit.
+    if (changed) draft.putSystem(system);
   }
 }

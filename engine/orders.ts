@@ -4,7 +4,10 @@ import { materialize, garrisonAt, travelTicks } from '../shared/rules.ts';
 import { ADMIN, type Order, type OrderResult, type QueuedOrder } from '../shared/schemas.ts';
 import type { WorldDraft } from './draft.ts';
 
-class Rejection extends Error {}
+/** Thrown to reject an order. Not an Error: rejections are routine and need no stack trace. */
+class Rejection {
+  constructor(readonly message: string) {}
+}
 const reject = (reason: string): never => {
   throw new Rejection(reason);
 };

@@ -119,13 +119,20 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     const epoch = commit.epoch();
     const started = Date.now();
     // WATCH first, then read the lease: a key that had already expired when WATCHed would
-    // not abort EXEC, so the token check must come after the WATCH.
-    await c.watch(keys.lease, keys.snapshot);
-    if ((await c.get(keys.lease)) !== token) {
+    // not abort EXEC, so the token check must come after the WATCH. One round trip: WATCH,
+    // the lease, the snapshot's rev and (when the cached world is current) the next orders.
+    const ordersAfter = (after: string) => (after === '0-0' ? '-' : `(${after}`);
+    const guess = cache;
+    const p = c.pipeline().watch(keys.lease, keys.snapshot).get(keys.lease).hget(keys.snapshot, SnapshotField.rev);
+    if (guess) p.xrange(keys.orders, ordersAfter(guess.world.meta.lastOrderId), '+', 'COUNT', config.ORDERS_PER_TICK);
+    const replies = (await p.exec()) ?? [];
+    const readError = replies.find(([err]) => err);
+    if (readError) throw readError[0];
+    if (replies[1]?.[1] !== token) {
       await c.unwatch();
       return 'lost';
     }
-    const rev = await c.hget(keys.snapshot, SnapshotField.rev);
+    const rev = replies[2]?.[1] as string | null;
     const { world, prev, seeded } = await loadOrSeed(c, rev);
 
     let next: World;
@@ -136,8 +143,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       next = world;
       events = [{ type: 'world_created', tick: 0, ts: world.meta.ts, systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }];
     } else {
-      const after = world.meta.lastOrderId;
-      const entries = (await c.xrange(keys.orders, after === '0-0' ? '-' : `(${after}`, '+', 'COUNT', config.ORDERS_PER_TICK)) as StreamEntry[];
+      const entries = (guess && prev === guess ? replies[3]?.[1] : await c.xrange(keys.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', config.ORDERS_PER_TICK)) as StreamEntry[];
       consumed = entries.length;
       ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), Date.now()));
     }
@@ -214,7 +220,9 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
           leading = true;
           metrics.leader.set(1);
         } else {
-          await sleep(standbyPollMs);
+          // Wake right when the holder's lease would expire, if that is sooner than a poll.
+          const pttl = await general.pttl(keys.lease).catch(() => -1);
+          await sleep(pttl >= 0 && pttl < standbyPollMs ? pttl + 2 : standbyPollMs);
           continue;
         }
       }

@@ -2,7 +2,7 @@
 // commits only the chunks it changed (copy-on-write; unchanged chunks keep their identity).
 import type { Fleet, StarSystem, WorldMeta } from './schemas.ts';
 
-export const CHUNK_SIZE = 256;
+export const CHUNK_SIZE = 16;
 
 export interface World {
   readonly meta: WorldMeta;
@@ -46,7 +46,10 @@ export function chunkSystems(systems: readonly StarSystem[]): StarSystem[][] {
 
 export function chunkFleets(fleets: readonly Fleet[]): Record<number, Fleet[]> {
   const out: Record<number, Fleet[]> = {};
-  for (const f of [...fleets].sort((a, b) => a.id - b.id)) (out[chunkOf(f.id)] ??= []).push(f);
+  for (const f of [...fleets].sort((a, b) => a.id - b.id)) {
+    out[chunkOf(f.id)] ??= [];
+    out[chunkOf(f.id)]!.push(f);
+  }
   return out;
 }
 

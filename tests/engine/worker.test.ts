@@ -202,7 +202,10 @@ describe('exactly-once orders (I3)', () => {
     await untilTick(1);
     const ids: string[] = [];
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     let restarts = 0;
     for (let i = 0; i < 1000; i++) {
       // a mix of orders that apply and orders that are rejected at their tick
