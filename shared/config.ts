@@ -80,6 +80,8 @@ export const ConfigSchema = z.object({
   SIM_ID: text('default', /^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ROLE: z.enum(ROLES).optional(),
+  /** `npm start` without REDIS_URL keeps its own redis-server's data here */
+  DATA_DIR: text('.sector'),
   // --- worker
   TICK_DELAY: number({ min: 0, max: 3600, default: 0.5 }),
   LEASE_TTL_MS: number({ min: 100, max: 600_000, int: true, default: 5000 }),

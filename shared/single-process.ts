@@ -13,7 +13,7 @@ import type { Service, StartRole } from './service.ts';
 export interface Starters {
   worker: StartRole;
   api: StartRole<Service & { port?: number }>;
-  viz: StartRole;
+  viz: StartRole<Service & { port?: number }>;
   bot: StartRole;
 }
 
@@ -84,7 +84,7 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
   try {
     let redisUrl = config.REDIS_URL;
     if (!process.env.REDIS_URL) {
-      const redis = await startLocalRedis(log);
+      const redis = await startLocalRedis(log, path.resolve(config.DATA_DIR));
       stack.push(redis);
       redisUrl = redis.url;
     }
@@ -99,7 +99,8 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
     stack.push(await starters.worker(base, log.child({ role: 'worker' })));
     const api = await starters.api(base, log.child({ role: 'api' }));
     stack.push(api);
-    stack.push(await starters.viz(base, log.child({ role: 'viz' })));
+    const viz = await starters.viz(base, log.child({ role: 'viz' }));
+    stack.push(viz);
     const apiUrl = `http://127.0.0.1:${api.port ?? base.PORT}`;
     for (const faction of LOCAL_BOT_FACTIONS) {
       const token = tokens.find((t) => t.name === faction)?.token;
@@ -109,7 +110,7 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
       }
       stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token }, log.child({ role: 'bot', faction })));
     }
-    log.info({ api: apiUrl, viz: `http://127.0.0.1:${base.VIZ_PORT}/` }, 'Sector is running');
+    log.info({ api: apiUrl, viz: `http://127.0.0.1:${viz.port ?? base.VIZ_PORT}/` }, 'Sector is running');
   } catch (err) {
     await stopAll();
     throw err;

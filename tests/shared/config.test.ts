@@ -1,0 +1,33 @@
+// The one configuration parser: defaults from the skeleton, and errors that name the variable.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../shared/config.ts';
+
+describe('parseConfig', () => {
+  it('gives the skeleton defaults', () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({ SIM_ID: 'default', TICK_DELAY: 0.5, LEASE_TTL_MS: 5000, BOT_FACTION: 'BotFaction', BOT_POLL_INTERVAL: 1, BOT_MAX_ORDERS: 3, PORT: 8000, VIZ_PORT: 9000 });
+    expect(c.API_TOKENS).toEqual([]);
+  });
+
+  it('parses API_TOKENS name:token pairs', () => {
+    expect(parseConfig({ API_TOKENS: 'admin:aaaaaaaaaa, BotFaction:bbbbbbbbbb' }).API_TOKENS).toEqual([
+      { name: 'admin', token: 'aaaaaaaaaa' },
+      { name: 'BotFaction', token: 'bbbbbbbbbb' },
+    ]);
+  });
+
+  it('names every bad variable and what it accepts, without echoing a token', () => {
+    try {
+      parseConfig({ TICK_DELAY: '-1', SIM_ID: 'has space', API_TOKENS: 'BotFaction:short', LOG_LEVEL: 'loud' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/TICK_DELAY: expected a number >= 0/);
+      expect(message).toMatch(/SIM_ID: expected 1-64 letters/);
+      expect(message).toMatch(/API_TOKENS: expected comma-separated name:token pairs/);
+      expect(message).toMatch(/LOG_LEVEL: .*"loud"/);
+      expect(message).not.toContain('short');
+    }
+  });
+});
