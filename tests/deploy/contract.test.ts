@@ -214,6 +214,13 @@ describe('Dockerfile', () => {
     expect(runtime.find((i) => i.op === 'EXPOSE')?.args.split(/\s+/).map(Number).sort()).toEqual([parseConfig({}).PORT, parseConfig({}).VIZ_PORT].sort());
   });
 
+  it('installs every package the running code imports: no production import of a dev dependency', () => {
+    const imported = new Set([...importClosure('main.ts')].flatMap(runtimeImports).filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map(packageName));
+    expect(imported.size).toBeGreaterThan(3);
+    const installed = new Set([...Object.keys(pkg.dependencies), 'tsx']);
+    expect([...imported].filter((p) => !installed.has(p))).toEqual([]);
+  });
+
   it('copies every folder main.ts reaches by import, and .dockerignore keeps none of them out', () => {
     const copied = new Set(runtime.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
     const ignored = new Set(repoFile('.dockerignore').split('\n').map((l) => l.trim()));
@@ -231,15 +238,25 @@ function importClosure(entry: string): Set<string> {
   const visit = (rel: string) => {
     if (seen.has(rel)) return;
     seen.add(rel);
-    const source = readFileSync(path.join(REPO_ROOT, rel), 'utf8');
-    for (const m of source.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), m[1]!));
+    for (const spec of runtimeImports(rel)) {
+      if (!spec.startsWith('.')) continue;
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec));
       if (existsSync(path.join(REPO_ROOT, target))) visit(target);
     }
   };
   visit(entry);
   return seen;
 }
+
+/** The module specifiers a file imports at run time (`import type` is erased by tsx). */
+function runtimeImports(rel: string): string[] {
+  const source = readFileSync(path.join(REPO_ROOT, rel), 'utf8');
+  const statements = source.matchAll(/(?:^|\n)\s*(import(?!\s+type\s)[^;'"]*?(?:from\s*)?|export[^;'"]*?from\s*)['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g);
+  return [...statements].map((m) => (m[2] ?? m[3])!);
+}
+
+/** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`. */
+const packageName = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
 
 // ---------------------------------------------------------------------------- Kubernetes
 
