@@ -80,9 +80,26 @@ describe('the image layout, replayed from the Dockerfile', () => {
     const alive = () => {
       if (child.exitCode !== null) throw new Error(`the image's entry point exited (${child.exitCode}):\n${output.slice(-3000)}`);
     };
-    await pollUntil(async () => (alive(), (await get(apiPort, '/api/ready'))?.ok ? true : undefined), 'the API to be ready', 30_000, 100);
+    await pollUntil(
+      async () => {
+        alive();
+        return (await get(apiPort, '/api/ready'))?.ok ? true : undefined;
+      },
+      'the API to be ready',
+      30_000,
+      100,
+    );
     const tick = async () => ((await (await get(apiPort, '/api/snapshot'))?.json()) as { tick?: number } | undefined)?.tick ?? -1;
-    const first = await pollUntil(async () => (alive(), (await tick()) >= 0 ? await tick() : undefined), 'a first snapshot', 30_000, 100);
+    const first = await pollUntil(
+      async () => {
+        alive();
+        const t = await tick();
+        return t >= 0 ? t : undefined;
+      },
+      'a first snapshot',
+      30_000,
+      100,
+    );
     await pollUntil(async () => ((await tick()) > first + 3 ? true : undefined), 'the world to tick', 30_000, 100);
     const page = await get(vizPort, '/');
     expect(page?.status).toBe(200);
