@@ -160,8 +160,10 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     if (seeded) m.del(keys.snapshot, keys.events);
     m.hset(keys.snapshot, SnapshotField.rev, newRev, SnapshotField.orderMarks, JSON.stringify(orderMarks), ...[...writes.set].flat());
     if (writes.del.length > 0) m.hdel(keys.snapshot, ...writes.del);
+    // The cap is applied once per tick, on the tick's last event.
     events.forEach((event, i) => {
-      m.xadd(keys.events, 'MAXLEN', '~', config.EVENTS_MAXLEN, eventId(tickNo, i), ...eventEntryFields(event));
+      if (i < events.length - 1) m.xadd(keys.events, eventId(tickNo, i), ...eventEntryFields(event));
+      else m.xadd(keys.events, 'MAXLEN', '~', config.EVENTS_MAXLEN, eventId(tickNo, i), ...eventEntryFields(event));
     });
     if (results.size > 0) {
       const gen = resultsGeneration(tickNo);
