@@ -1,6 +1,7 @@
 // `tsx main.ts api`: the HTTP API on PORT (0 picks a free port; the bound one is reported).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
@@ -12,7 +13,8 @@ const REDIS_COMMAND_TIMEOUT_MS = 2000;
 /** How long start-up waits for Redis before serving anyway (503 until Redis arrives). */
 const REDIS_STARTUP_WAIT_MS = 3000;
 
-export async function startApi(config: Config, log: Logger): Promise<Service & { port: number }> {
+/** The API's Redis connection: fail fast while Redis is away, never resend a write. */
+export function connectApiRedis(config: Config, log: Logger): Redis {
   const redis = connectRedis(config.REDIS_URL, 'sector-api', {
     // While Redis is down, fail at once (503) rather than queue requests until it returns.
     enableOfflineQueue: false,
@@ -33,25 +35,36 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
     if (redisDown) log.info('Redis connection restored');
     redisDown = false;
   });
+  return redis;
+}
 
-  await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
-
-  const app = createApiApp({ redis, config, log });
+/** Serves a fetch handler on `port` (0: a free one); resolves once listening. */
+export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; close(): Promise<void> }> {
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT }, () => resolve(s));
+    const s = serve({ fetch, port }, () => resolve(s));
     s.once('error', reject);
   });
-  const port = (server.address() as AddressInfo).port;
-  log.info({ port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');
-
   return {
-    port,
-    async stop() {
-      await new Promise<void>((resolve) => {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
         server.close(() => resolve());
         // keep-alive connections would hold close() open until they time out
         if ('closeAllConnections' in server) server.closeAllConnections();
-      });
+      }),
+  };
+}
+
+export async function startApi(config: Config, log: Logger): Promise<Service & { port: number }> {
+  const redis = connectApiRedis(config, log);
+  await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
+  const app = createApiApp({ redis, config, log });
+  const server = await listen(app.fetch, config.PORT);
+  log.info({ port: server.port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');
+  return {
+    port: server.port,
+    async stop() {
+      await server.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -49,6 +49,14 @@ describe('the auth matrix', () => {
     expect(decoded).toEqual({ ok: true, queued: { id, by: 'BotFaction', order: note('BotFaction') } });
   });
 
+  it('stores the order exactly as sent, whatever the characters', async () => {
+    const text = 'héllo 🚀 "quoted" \\ back\nslash \u2028 \ud800 lone';
+    const res = await postOrder(h.url, note('BotFaction', text), TOKENS.BotFaction);
+    const { id } = OrderAccepted.parse(await res.json());
+    const [entry] = (await h.client.xrange(keys.orders, id, id)) as StreamEntry[];
+    expect(entry![1]).toEqual(['order', JSON.stringify(note('BotFaction', text)), 'by', 'BotFaction']);
+  });
+
   it('refuses a missing, malformed or unknown token with 401 and a Bearer challenge', async () => {
     const { res } = await refused(() => postOrder(h.url, note('BotFaction')), 401, 'missing_token', 'Authorization');
     expect(res.headers.get('www-authenticate')).toContain('Bearer');
@@ -161,7 +169,7 @@ describe('the rate limit per token', () => {
     const config = testConfig(h.redis.url, { API_RATE_LIMIT: '5' });
     const [a, b] = await Promise.all([startApi(config, silent), startApi(config, silent)]);
     try {
-      await h.client.del(keys.rateLimit('Crimson'));
+      await h.client.del(keys.rateLimit('Crimson'), keys.rateLimit('BotFaction'));
       const urls = [a, b].map((api) => `http://127.0.0.1:${api.port}`);
       // 8 orders in one window, alternating replicas: 5 pass, 3 are limited
       const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => postOrder(urls[i % 2]!, note('Crimson'), TOKENS.Crimson)));

@@ -1,0 +1,161 @@
+// Benchmark of the API: orders accepted per second at 64 concurrent keep-alive connections,
+// with p50/p99 latency, beside the same server's no-op POST route (the framework's ceiling,
+// measured in the same run). Goal from issue 3: orders >= 0.7x ceiling, p99 <= 25 ms.
+//
+//   npx tsx bench/api.ts             run everything and print the figures
+//
+// One file, three roles, so that server and load generator never share an event loop:
+//   (no argument)      orchestrator: private redis-server, server process, load processes
+//   serve <redisUrl>   the real API app (its Redis options, middleware, rate limit) plus a
+//                      no-op POST /noop on the same hono server
+//   load <url> <path>  the load generator: 64 connections, each one request at a time
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import { createApiApp } from '../api/app.ts';
+import { connectApiRedis, listen } from '../api/server.ts';
+import { parseConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/log.ts';
+import { waitReady } from '../shared/redis.ts';
+import { startTestRedis } from '../tests/helpers/redis-server.ts';
+
+const CONNECTIONS = 64;
+const WARMUP_MS = 1500;
+const MEASURE_MS = 5000;
+/** Each route is measured this many times, alternating, and the best run is kept. */
+const ROUNDS = 2;
+const TOKEN = 'bench-token-BotFaction';
+const BODY = JSON.stringify({ type: 'note', faction: 'BotFaction', text: 'bench' });
+const SELF = fileURLToPath(import.meta.url);
+const TSX = path.resolve(path.dirname(SELF), '../node_modules/.bin/tsx');
+
+interface LoadResult {
+  path: string;
+  requests: number;
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+  statuses: Record<string, number>;
+}
+
+// ------------------------------------------------------------------------------- server
+async function serveRole(redisUrl: string): Promise<void> {
+  const log = createLogger('api', 'warn');
+  const config = parseConfig({ REDIS_URL: redisUrl, SIM_ID: 'bench', API_TOKENS: `BotFaction:${TOKEN}`, API_RATE_LIMIT: '1000000', LOG_LEVEL: 'warn' });
+  const redis = connectApiRedis(config, log);
+  await waitReady(redis);
+  const app = new Hono()
+    .post('/noop', async (c) => {
+      await c.req.text();
+      return c.json({ id: '0-0' }, 202);
+    })
+    .route('/', createApiApp({ redis, config, log }));
+  const server = await listen(app.fetch, 0);
+  process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+}
+
+// ------------------------------------------------------------------------------- load
+async function loadRole(baseUrl: string, route: string): Promise<void> {
+  const url = new URL(route, baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)) };
+  const post = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(BODY);
+    });
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const started = performance.now();
+  const measureFrom = started + WARMUP_MS;
+  const until = measureFrom + MEASURE_MS;
+  const connection = async () => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= until) return;
+      const status = await post();
+      const t1 = performance.now();
+      if (t0 >= measureFrom) {
+        latencies.push(t1 - t0);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, connection));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  const result: LoadResult = { path: route, requests: latencies.length, perSecond: latencies.length / (MEASURE_MS / 1000), p50ms: at(0.5), p99ms: at(0.99), statuses };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+// ------------------------------------------------------------------------------- orchestrator
+function spawnSelf(args: string[]): { child: ChildProcess; firstLine: Promise<string> } {
+  const child = spawn(TSX, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const firstLine = new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`bench child ${args[0]} exited with ${code} before answering`)));
+  });
+  return { child, firstLine };
+}
+
+async function measure(baseUrl: string, route: string): Promise<LoadResult> {
+  const { firstLine } = spawnSelf(['load', baseUrl, route]);
+  return JSON.parse(await firstLine) as LoadResult;
+}
+
+const fmt = (r: LoadResult) =>
+  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   statuses ${JSON.stringify(r.statuses)}`;
+
+async function orchestrate(): Promise<void> {
+  const redis = await startTestRedis();
+  const server = spawnSelf(['serve', redis.url]);
+  try {
+    const { port } = JSON.parse(await server.firstLine) as { port: number };
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const runs: Record<string, LoadResult[]> = { '/noop': [], '/orders': [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const route of ['/noop', '/orders']) {
+        const r = await measure(baseUrl, route);
+        runs[route]!.push(r);
+        console.log(`round ${round + 1}  ${fmt(r)}`);
+      }
+    }
+    const best = (route: string) => runs[route]!.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+    const ceiling = best('/noop');
+    const orders = best('/orders');
+    const accepted = orders.statuses['202'] ?? 0;
+    const orderRate = accepted / (MEASURE_MS / 1000);
+    const ratio = orderRate / ceiling.perSecond;
+    const queued = await redis.client().xlen('sim:{bench}:orders');
+    console.log('');
+    console.log(`API benchmark, ${CONNECTIONS} keep-alive connections, best of ${ROUNDS} runs of ${MEASURE_MS / 1000} s each`);
+    console.log(`  ceiling (same server, no-op POST):  ${ceiling.perSecond.toFixed(0)} req/s, p50 ${ceiling.p50ms.toFixed(2)} ms, p99 ${ceiling.p99ms.toFixed(2)} ms`);
+    console.log(`  POST /orders accepted (202):        ${orderRate.toFixed(0)} orders/s, p50 ${orders.p50ms.toFixed(2)} ms, p99 ${orders.p99ms.toFixed(2)} ms`);
+    console.log(`  ratio to ceiling:                   ${ratio.toFixed(2)}x   (goal >= 0.70x: ${ratio >= 0.7 ? 'met' : 'NOT met'})`);
+    console.log(`  p99 goal <= 25 ms:                  ${orders.p99ms <= 25 ? 'met' : 'NOT met'}`);
+    console.log(`  orders in the stream afterwards:    ${queued}`);
+  } finally {
+    server.child.kill('SIGTERM');
+    await redis.stop();
+  }
+}
+
+const [role, ...args] = process.argv.slice(2);
+if (role === 'serve') await serveRole(args[0]!);
+else if (role === 'load') await loadRole(args[0]!, args[1]!);
+else {
+  await orchestrate();
+  process.exit(0);
+}
