@@ -106,7 +106,7 @@ describe('the image layout, replayed from the Dockerfile', () => {
     expect(await page?.text()).toMatch(/<html/i);
   });
 
-  it('stops cleanly on SIGTERM, as tini forwards it', async () => {
+  it('stops cleanly, exit 0, on the SIGTERM tini forwards', async () => {
     const done = child.exitCode !== null || child.signalCode !== null;
     const exited = done ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
