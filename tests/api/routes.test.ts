@@ -63,6 +63,11 @@ describe('GET /snapshot', () => {
     expect(same.status).toBe(304);
     expect(same.headers.get('etag')).toBe(etag);
     expect(await same.text()).toBe('');
+    // the 304 costs one small HMGET, never the full HGETALL of the world
+    const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await h.client.info('commandstats'))?.[1] ?? 0);
+    const before = await hgetalls();
+    expect((await fetch(`${h.url}/snapshot`, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    expect(await hgetalls()).toBe(before);
     // a list of tags and a weak tag match too
     expect((await fetch(`${h.url}/snapshot`, { headers: { 'If-None-Match': `"other", W/${etag}` } })).status).toBe(304);
 
