@@ -8,14 +8,8 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsx runs the sources in production, so it must be a production dependency. While
-# package.json lists it among devDependencies, it is promoted here at the version the lock
-# file pins (so npm ci still checks its integrity), and the dev tools are dropped before
-# `npm ci` (they are not shipped, and their platform-specific packages need not be locked).
-RUN TSX_VERSION="$(node -p "require('./package-lock.json').packages['node_modules/tsx'].version")" \
- && npm pkg delete devDependencies \
- && npm pkg set "dependencies.tsx=${TSX_VERSION}" \
- && npm ci --omit=dev --no-audit --no-fund \
+# tsx runs the sources in production, so it is a production dependency; dev tools are not shipped.
+RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
