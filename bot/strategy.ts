@@ -13,9 +13,9 @@
 //   3. muster: form fleets from the garrisons of unthreatened systems, sized to take an
 //      adjacent target, or, deep inside our space, to be sent toward the frontier; and from
 //      garrisons about to stop producing (at their cap), as a fleet that stays to defend.
-// Keeping garrisons: fleets leave a threatened system only if its garrison alone still
-// holds against the threat (the threat they go to attack does not count), threatened
-// systems form fleets only when full, and such fleets defend where they stand.
+// Keeping garrisons: from a threatened system only the fleets not needed to hold it leave
+// (the garrison and the smallest fleets stay to cover the threat; the enemy the movers go
+// to attack does not count), and threatened systems form fleets only when full.
 import { Rng } from '../engine/rng.ts';
 import { RULES } from '../shared/rules.ts';
 import type { Fleet, Order, PublicSnapshot, PublicSystem } from '../shared/schemas.ts';
@@ -129,39 +129,46 @@ class Planner {
     for (const f of view.idleFleets) if (!this.busy.has(f.id)) groups.set(f.system, [...(groups.get(f.system) ?? []), f]);
     const order = [...groups.entries()].map(([at, fleets]) => ({ at, fleets, key: this.jitter() })).sort((a, b) => a.key - b.key);
     for (const { at, fleets } of order) {
-      const ships = fleets.reduce((n, f) => n + f.ships, 0);
-      const to = this.bestTarget(at, ships) ?? this.rally(at, ships) ?? this.stepTowardFrontier(at);
-      if (to === undefined) continue;
-      for (const f of fleets) this.move(f, to);
+      const plan = this.bestTarget(at, fleets) ?? this.rally(at, fleets) ?? this.stepTowardFrontier(at, fleets);
+      if (plan) for (const f of plan.movers) this.move(f, plan.to);
     }
-  }
-
-  /** The best adjacent system we do not own that `ships` (plus ours already coming) can take. */
-  private bestTarget(from: number, ships: number): number | undefined {
-    const { view } = this;
-    let best: { id: number; score: number } | undefined;
-    for (const id of view.systems.get(from)?.lanes ?? []) {
-      const target = view.systems.get(id);
-      if (!target || target.owner === view.faction || !this.mayLeave(from, id)) continue;
-      const opposition = view.opposition(id);
-      if (ships + this.committed(id) < shipsToTake(target, opposition)) continue;
-      // Rich systems first; cheap ones next; neutrals before factions (no counter-attack).
-      const score = target.industry * 10 - opposition + (target.owner === null ? 5 : 0) + this.jitter();
-      if (!best || score > best.score) best = { id, score };
-    }
-    return best?.id;
   }
 
   /**
-   * Whether our fleets may leave `from` for `to`: yes unless `from` is ours and threatened
-   * and its garrison alone would not hold. Enemies parked at `to` do not count: the fleets
-   * go there to fight them.
+   * Which of the fleets parked at our system `from` may leave for `to`: those not needed to
+   * hold it. The garrison holds first; the smallest fleets stay until, with it, they cover
+   * the threat. Enemies parked at `to` do not count as a threat: the movers go to fight them.
    */
-  private mayLeave(from: number, to: number): boolean {
-    const here = this.view.systems.get(from);
-    if (here?.owner !== this.view.faction) return false;
-    const threat = this.view.threat(from) - (this.view.systems.get(to)?.lanes.includes(from) ? this.view.enemyParked(to) : 0);
-    return threat <= 0 || here.ships >= Math.ceil(threat * STRATEGY.defenceMargin);
+  private movers(from: number, fleets: readonly Fleet[], to: number): Fleet[] {
+    const { view } = this;
+    const here = view.systems.get(from);
+    if (here?.owner !== view.faction) return [];
+    const threat = view.threat(from) - (view.systems.get(to)?.lanes.includes(from) ? view.enemyParked(to) : 0);
+    let keep = threat <= 0 ? 0 : Math.ceil(threat * STRATEGY.defenceMargin) - here.ships;
+    const movers: Fleet[] = [];
+    for (const f of [...fleets].sort((a, b) => a.ships - b.ships || a.id - b.id)) {
+      if (keep > 0) keep -= f.ships;
+      else movers.push(f);
+    }
+    return movers;
+  }
+
+  /** The best adjacent system we do not own that the free fleets (plus ours already coming) can take. */
+  private bestTarget(from: number, fleets: readonly Fleet[]): { to: number; movers: Fleet[] } | undefined {
+    const { view } = this;
+    let best: { to: number; movers: Fleet[]; score: number } | undefined;
+    for (const id of view.systems.get(from)?.lanes ?? []) {
+      const target = view.systems.get(id);
+      if (!target || target.owner === view.faction) continue;
+      const movers = this.movers(from, fleets, id);
+      const ships = movers.reduce((n, f) => n + f.ships, 0);
+      const opposition = view.opposition(id);
+      if (ships === 0 || ships + this.committed(id) < shipsToTake(target, opposition)) continue;
+      // Rich systems first; cheap ones next; neutrals before factions (no counter-attack).
+      const score = target.industry * 10 - opposition + (target.owner === null ? 5 : 0) + this.jitter();
+      if (!best || score > best.score) best = { to: id, movers, score };
+    }
+    return best;
   }
 
   /**
@@ -170,21 +177,24 @@ class Planner {
    * stacks grow until they can take something. Moves only toward strictly bigger stacks,
    * so fleets never chase each other in circles.
    */
-  private rally(from: number, ships: number): number | undefined {
+  private rally(from: number, fleets: readonly Fleet[]): { to: number; movers: Fleet[] } | undefined {
     const { view } = this;
     if (view.frontierDistance(from) > 1) return undefined;
-    let best: { id: number; ships: number } | undefined;
+    const ships = view.ownParked(from);
+    let best: { to: number; ships: number } | undefined;
     for (const id of view.systems.get(from)?.lanes ?? []) {
-      if (view.systems.get(id)?.owner !== view.faction || view.frontierDistance(id) > 1 || !this.mayLeave(from, id)) continue;
+      if (view.systems.get(id)?.owner !== view.faction || view.frontierDistance(id) > 1) continue;
       const there = view.ownParked(id);
       const bigger = there > ships || (there === ships && there > 0 && id < from);
-      if (bigger && (!best || there > best.ships || (there === best.ships && id < best.id))) best = { id, ships: there };
+      if (bigger && (!best || there > best.ships || (there === best.ships && id < best.to))) best = { to: id, ships: there };
     }
-    return best?.id;
+    if (!best) return undefined;
+    const movers = this.movers(from, fleets, best.to);
+    return movers.length > 0 ? { to: best.to, movers } : undefined;
   }
 
   /** An adjacent system of ours one lane closer to the frontier, if `from` is not on it. */
-  private stepTowardFrontier(from: number): number | undefined {
+  private stepTowardFrontier(from: number, fleets: readonly Fleet[]): { to: number; movers: Fleet[] } | undefined {
     const { view } = this;
     const here = view.frontierDistance(from);
     if (here <= 1) return undefined; // on the frontier: wait here for reinforcements
@@ -192,7 +202,9 @@ class Planner {
       .filter((id) => view.frontierDistance(id) < here)
       .map((id) => ({ id, score: this.jitter() }))
       .sort((a, b) => a.score - b.score);
-    return closer[0]?.id;
+    const to = closer[0]?.id;
+    const movers = to === undefined ? [] : this.movers(from, fleets, to);
+    return to !== undefined && movers.length > 0 ? { to, movers } : undefined;
   }
 
   muster(): void {
@@ -217,7 +229,10 @@ class Planner {
         const score = 100 + target.industry * 10 - needed + this.jitter();
         if (!best || score > best.score) best = { ships, score };
       }
-      if (!best && view.frontierDistance(s.id) >= 2 && spare >= STRATEGY.interiorMuster) best = { ships: spare, score: spare + this.jitter() };
+      // Interior ships are sent toward the frontier; with no frontier left (we own all we can
+      // reach) they stay in the garrison rather than pile up as fleets with nowhere to go.
+      const distance = view.frontierDistance(s.id);
+      if (!best && distance >= 2 && Number.isFinite(distance) && spare >= STRATEGY.interiorMuster) best = { ships: spare, score: spare + this.jitter() };
       if (best) candidates.push({ system: s, ...best });
     }
     candidates.sort((a, b) => b.score - a.score);

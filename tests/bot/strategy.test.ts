@@ -82,6 +82,28 @@ describe('claiming neutrals', () => {
   });
 });
 
+describe('with nothing left to take', () => {
+  it('leaves full garrisons and idle fleets alone', () => {
+    const snap = craftSnapshot({
+      systems: [{ id: 0, owner: ME, ships: 60, industry: 3 }, { id: 1, owner: ME, ships: 40, industry: 2 }],
+      lanes: [[0, 1]],
+      fleets: [{ id: 7, owner: ME, ships: 30, system: 0 }],
+    });
+    expect(plan(snap)).toEqual([]);
+  });
+
+  it('sends interior ships toward a frontier that is still there', () => {
+    const snap = craftSnapshot({
+      systems: [{ id: 0, owner: ME, ships: 60, industry: 3 }, { id: 1, owner: ME, ships: 0 }, { id: 2, ships: 50 }],
+      lanes: [
+        [0, 1],
+        [1, 2],
+      ],
+    });
+    expect(plan(snap)).toEqual([{ type: 'add_fleet', faction: ME, system: 0, ships: 60 - STRATEGY.reserve }]);
+  });
+});
+
 describe('defence', () => {
   // 0 (our home) - 1 (ours, small) - 2 (Crimson, with a fleet parked)
   const lanes: [number, number][] = [
@@ -135,6 +157,23 @@ describe('defence', () => {
 
   it('lets fleets leave a threatened system whose garrison holds by itself', () => {
     expect(plan(frontier(5, 10))).toEqual([{ type: 'move_fleet', faction: ME, fleet: 7, to: 3 }]);
+  });
+
+  it('leaves the smallest fleets behind to cover the threat and sends the rest', () => {
+    const snap = craftSnapshot({
+      systems: [{ id: 1, owner: ME, ships: 1 }, { id: 2, owner: 'Crimson', ships: 5 }, { id: 3, ships: 10 }],
+      lanes: [
+        [1, 2],
+        [1, 3],
+      ],
+      fleets: [
+        { id: 7, owner: ME, ships: 5, system: 1 },
+        { id: 8, owner: ME, ships: 20, system: 1 },
+        { id: 20, owner: 'Crimson', ships: 4, system: 2 },
+      ],
+    });
+    // Crimson's 4 ships need 5 defenders: the garrison's 1 and fleet 7 stay; fleet 8 takes neutral 3.
+    expect(plan(snap)).toEqual([{ type: 'move_fleet', faction: ME, fleet: 8, to: 3 }]);
   });
 
   it('takes the fight to the threat when strong enough, leaving a weak garrison behind', () => {
