@@ -140,11 +140,13 @@ export class Fanout {
     const first = events[0];
     const last = events.at(-1);
     if (!first || !last) return;
+    const endTimer = this.opts.metrics.broadcastSeconds.startTimer();
     const batch: Batch = { firstId: first.id, lastId: last.id, events, payload: encodeMessage({ type: 'events', events }) };
     for (const client of this.clients) {
       if (client.live) this.deliver(client, batch);
       else if (this.isOpen(client)) this.hold(client, batch);
     }
+    endTimer();
   }
 
   /** The world after a tick: its compact state to every live client that has the world. */

@@ -24,6 +24,18 @@ export function createVizMetrics(clientCount: () => number) {
       labelNames: ['start'] as const,
       registers: [registry],
     }),
+    readLag: new prom.Histogram({
+      name: 'viz_tick_read_lag_seconds',
+      help: 'from a tick event\'s timestamp (taken by the worker just before its commit) to this process reading it',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    broadcastSeconds: new prom.Histogram({
+      name: 'viz_broadcast_seconds',
+      help: 'time to hand one message to every live client',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
     eventsRead: new prom.Counter({ name: 'viz_events_read_total', help: 'events read from the stream by this process', registers: [registry] }),
     readerTrouble: new prom.Counter({ name: 'viz_reader_failures_total', help: 'failed event reads, by kind (error or watchdog)', labelNames: ['kind'] as const, registers: [registry] }),
   };

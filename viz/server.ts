@@ -64,6 +64,8 @@ export async function startViz(config: Config, log: Logger): Promise<Service & {
     },
     onBatch: (events) => {
       metrics.eventsRead.inc(events.length);
+      const now = Date.now();
+      for (const e of events) if (e.type === 'tick') metrics.readLag.observe((now - e.ts) / 1000);
       fanout?.publish(events);
       if (events.some((e) => e.type === 'tick' || e.type === 'world_created')) refreshState();
     },
