@@ -44,7 +44,7 @@ export interface FanoutOptions {
   worldReader: WorldReader;
   /** the id of the newest event the feed has handed to `publish` */
   feedPosition(): string;
-  /** a client whose unsent bytes would pass this is closed */
+  /** a client with more than this many bytes unsent is closed as too slow */
   clientBufferBytes: number;
   /** events per XRANGE page when replaying missed events */
   replayPageSize?: number;
