@@ -115,7 +115,7 @@ export const ConfigSchema = z.object({
   API_BODY_LIMIT: number({ min: 1024, max: 16 * 1024 * 1024, int: true, default: 64 * 1024 }),
   // --- viz
   VIZ_PORT: number({ min: 0, max: 65535, int: true, default: 9000 }),
-  /** a viz client whose unsent bytes would pass this is closed as too slow */
+  /** a viz client with more than this many bytes unsent is closed as too slow */
   VIZ_CLIENT_BUFFER_BYTES: number({ min: 16_384, max: 1_073_741_824, int: true, default: 1_048_576 }),
   // --- bot
   API_URL: text('http://127.0.0.1:8000', /^https?:\/\//, 'an http:// or https:// URL'),
