@@ -114,6 +114,8 @@ export async function startViz(config: Config, log: Logger): Promise<Service & {
     socket.on('error', () => socket.destroy());
     if (new URL(req.url ?? '/', 'http://viz').pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket at ${req.url}; use ${WS_PATH}`);
     if (stopping) return refuseUpgrade(socket, 503, 'stopping', 'this viz process is stopping; connect again');
+    // A client joined before the feed has a position could miss the events in between.
+    if (!feedStarted) return refuseUpgrade(socket, 503, 'not_ready', 'not following the events stream yet; connect again shortly');
     const after = parseAfter(req);
     if (!after.ok) return refuseUpgrade(socket, 400, 'invalid_query', after.message, 'after');
     wss.handleUpgrade(req, socket, head, (ws) => void clients.join(ws, after.after));

@@ -9,7 +9,7 @@ import { createLogger } from '../../shared/log.ts';
 import { decodeEventEntry } from '../../shared/streams.ts';
 import { startViz } from '../../viz/server.ts';
 import { pollUntil } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { type FixtureWorld, seedFixtureWorld } from './fixture.ts';
 import { RecordingClient } from './ws-client.ts';
 
@@ -26,6 +26,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await redisServer.stop();
 });
+
+/** An upgrade the server refuses: its status and body. */
+function refusal(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => reject(new Error('the upgrade was accepted')));
+    ws.on('error', () => undefined);
+  });
+}
 
 describe('viz protocol', () => {
   let simId: string;
@@ -105,23 +121,10 @@ describe('viz protocol', () => {
   });
 
   it('refuses a malformed resume id with a 400 naming the parameter, and an unknown socket path with a 404', async () => {
-    const refusal = (path: string) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${viz.port}${path}`);
-        ws.on('unexpected-response', (_req, res) => {
-          let body = '';
-          res.on('data', (d: Buffer) => {
-            body += d.toString();
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        ws.on('open', () => reject(new Error('the upgrade was accepted')));
-        ws.on('error', () => undefined);
-      });
-    const bad = await refusal('/ws?after=yesterday');
+    const bad = await refusal(viz.port, '/ws?after=yesterday');
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body)).toEqual({ error: { code: 'invalid_query', message: expect.stringContaining('after'), field: 'after' } });
-    const wrongPath = await refusal('/socket');
+    const wrongPath = await refusal(viz.port, '/socket');
     expect(wrongPath.status).toBe(404);
     expect(JSON.parse(wrongPath.body).error.code).toBe('not_found');
   });
@@ -153,5 +156,23 @@ describe('viz protocol', () => {
     expect(metrics).toContain('viz_client_drops_total');
     const missing = await fetch(`${base}/../etc/passwd`);
     expect(missing.status).toBe(404);
+  });
+});
+
+describe('viz without Redis', () => {
+  it('is not ready and refuses sockets with a 503 until it follows the stream', async () => {
+    const nobody = await freePort();
+    const viz = await startViz(parseConfig({ REDIS_URL: `redis://127.0.0.1:${nobody}/0`, VIZ_PORT: '0' }), createLogger('viz', 'silent'));
+    try {
+      const ready = await fetch(`http://127.0.0.1:${viz.port}/ready`);
+      expect(ready.status).toBe(503);
+      expect((await ready.json()).error.code).toBe('not_ready');
+      const refused = await refusal(viz.port, '/ws');
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body).error.code).toBe('not_ready');
+      expect((await fetch(`http://127.0.0.1:${viz.port}/health`)).status).toBe(200);
+    } finally {
+      await viz.stop();
+    }
   });
 });
