@@ -8,7 +8,7 @@ import type { StoredEvent } from '../../shared/schemas.ts';
 import { type RoleProcess, killAllRoles, pollUntil, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { committedTick, readEvents } from '../helpers/world.ts';
-import { API_TOKENS_ENV, BOT_TOKENS } from './stack.ts';
+import { API_TOKENS_ENV, BOT_TOKENS } from './tokens.ts';
 
 const SIM_ID = 'bote2e';
 const FACTIONS = ['BotFaction', 'Crimson'] as const;

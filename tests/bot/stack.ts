@@ -7,11 +7,9 @@ import { type Config, parseConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Service } from '../../shared/service.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { API_TOKENS_ENV } from './tokens.ts';
 
-export const BOT_TOKENS = { admin: 'admin-token-bot-tests', BotFaction: 'botfaction-token-1', Crimson: 'crimson-token-12' } as const;
-export const API_TOKENS_ENV = Object.entries(BOT_TOKENS)
-  .map(([name, token]) => `${name}:${token}`)
-  .join(',');
+export { BOT_TOKENS } from './tokens.ts';
 
 export interface Stack {
   redis: TestRedis;
