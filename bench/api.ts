@@ -25,7 +25,7 @@ const CONNECTIONS = 64;
 const WARMUP_MS = 1500;
 const MEASURE_MS = 5000;
 /** Each route is measured this many times, alternating, and the best run is kept. */
-const ROUNDS = 2;
+const ROUNDS = 3;
 const TOKEN = 'bench-token-BotFaction';
 const BODY = JSON.stringify({ type: 'note', faction: 'BotFaction', text: 'bench' });
 const SELF = fileURLToPath(import.meta.url);
