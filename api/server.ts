@@ -10,6 +10,8 @@ import { createApiApp } from './app.ts';
 
 /** A slow or hung Redis answers 503 after this long instead of holding requests open. */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
+/** How long a stop lets requests in flight finish before cutting their connections. */
+const STOP_GRACE_MS = 2000;
 /** How long start-up waits for Redis before serving anyway (503 until Redis arrives). */
 const REDIS_STARTUP_WAIT_MS = 3000;
 
@@ -48,9 +50,14 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
+        // Stop accepting, let requests in flight finish, drop idle keep-alive connections
+        // (they would hold close() open until they time out), and cut whatever is left after
+        // a grace period so that SIGTERM ends the process well within 10 s (invariant I8).
         server.close(() => resolve());
-        // keep-alive connections would hold close() open until they time out
-        if ('closeAllConnections' in server) server.closeAllConnections();
+        if ('closeIdleConnections' in server) {
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS).unref();
+        }
       }),
   };
 }

@@ -29,6 +29,10 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
     async (c) => {
       const writer = c.get('writer');
       const { orders, batch } = parseOrderRequest(await c.req.text(), writer);
+      if (orders.length > budget.limit) {
+        // would be refused in every window: say so instead of a 429 that retrying cannot cure
+        throw new HttpError(400, 'batch_too_large', `the batch has ${orders.length} orders, more than API_RATE_LIMIT allows per second (${budget.limit}); split it`);
+      }
       const outcome = await appendOrdersWithinRate(ctx.redis, ctx.keys, writer, orders, budget);
       if (!outcome.appended) {
         const retryAfter = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));

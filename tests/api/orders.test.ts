@@ -178,6 +178,8 @@ describe('the rate limit per token', () => {
       const limited = answers.find((r) => r.status === 429)!;
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect((await errorOf(limited)).code).toBe('rate_limited');
+      // a batch larger than a whole window's budget could never pass: 400, not 429
+      await refused(() => postOrder(urls[0]!, Array.from({ length: 6 }, () => note('Crimson')), TOKENS.Crimson), 400, 'batch_too_large');
       // another token has its own budget
       expect((await postOrder(urls[0]!, note('BotFaction'), TOKENS.BotFaction)).status).toBe(202);
       // the window ends and the token may send again
