@@ -22,6 +22,7 @@ interface StreamInfo {
   length: number;
   entriesAdded: number;
   firstId: string | null;
+  lastGeneratedId: string;
 }
 
 /** The fields of an XINFO STREAM reply that tell whether entries were trimmed. */
@@ -33,6 +34,7 @@ function streamInfo(reply: unknown): StreamInfo {
     length: Number(get('length')),
     entriesAdded: Number(get('entries-added')),
     firstId: Array.isArray(first) && typeof first[0] === 'string' ? first[0] : null,
+    lastGeneratedId: String(get('last-generated-id') ?? '0-0'),
   };
 }
 
@@ -42,8 +44,10 @@ function streamInfo(reply: unknown): StreamInfo {
  * trimming always removes a prefix, and what lay between cursor and oldest is unknowable).
  */
 function cursorTrimmed(after: string, info: StreamInfo): boolean {
-  if (after === '0-0' || info.firstId === null) return false;
-  return info.entriesAdded > info.length && compareStreamIds(after, info.firstId) < 0;
+  if (after === '0-0' || info.entriesAdded === info.length) return false;
+  // an emptied stream: whatever came after the cursor up to the last id is gone
+  if (info.firstId === null) return compareStreamIds(after, info.lastGeneratedId) < 0;
+  return compareStreamIds(after, info.firstId) < 0;
 }
 
 export function eventsRoutes(ctx: ApiContext): Hono<ApiEnv> {
@@ -58,7 +62,7 @@ export function eventsRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const [rangeErr, rangeReply] = replies?.[1] ?? [];
     if (rangeErr) throw rangeErr;
     // XINFO fails on a stream that does not exist yet: no events, nothing trimmed.
-    const info = infoErr ? { length: 0, entriesAdded: 0, firstId: null } : streamInfo(infoReply);
+    const info = infoErr ? { length: 0, entriesAdded: 0, firstId: null, lastGeneratedId: '0-0' } : streamInfo(infoReply);
     if (cursorTrimmed(after, info)) {
       throw new HttpError(
         410,

@@ -143,6 +143,12 @@ describe('GET /events', () => {
     expect(restart.events[0]?.id).toBe('16-1');
   });
 
+  it('says 410 too when trimming emptied the stream past the cursor', async () => {
+    await h.client.xtrim(keys.events, 'MAXLEN', 0);
+    expect((await fetch(`${h.url}/events?after=20-1`)).status).toBe(410);
+    expect(await (await fetch(`${h.url}/events?after=25-1`)).json()).toEqual({ events: [], next: '25-1' });
+  });
+
   it('answers an empty page when there is no stream yet', async () => {
     await h.client.del(keys.events);
     expect(await (await fetch(`${h.url}/events?after=3-0`)).json()).toEqual({ events: [], next: '3-0' });
