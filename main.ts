@@ -1,13 +1,18 @@
 // The one entry point for every role: `tsx main.ts <role>` or `ROLE=<role> tsx main.ts`.
 // Roles: worker, api, viz, bot, and all (every role in one process, for a laptop).
-import { startApi } from './api/server.ts';
-import { startBot } from './bot/service.ts';
 import { ROLES, type Role, loadConfigOrExit } from './shared/config.ts';
 import { createLogger } from './shared/log.ts';
 import type { Service } from './shared/service.ts';
-import { startAll } from './shared/single-process.ts';
-import { startWorker } from './engine/worker.ts';
-import { startViz } from './viz/server.ts';
+import { type Starters, startAll } from './shared/single-process.ts';
+
+// Each role's code is loaded only when the role runs, so a viz or api process does not
+// carry the engine (and the other way round).
+const starters: Starters = {
+  worker: async (config, log) => (await import('./engine/worker.ts')).startWorker(config, log),
+  api: async (config, log) => (await import('./api/server.ts')).startApi(config, log),
+  viz: async (config, log) => (await import('./viz/server.ts')).startViz(config, log),
+  bot: async (config, log) => (await import('./bot/service.ts')).startBot(config, log),
+};
 
 /** SIGTERM must end the process within 10 s (invariant I8), whatever a role is doing. */
 const HARD_EXIT_MS = 9_000;
@@ -21,7 +26,6 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(role, config.LOG_LEVEL, { simId: config.SIM_ID });
-  const starters = { worker: startWorker, api: startApi, viz: startViz, bot: startBot } as const;
 
   let service: Service;
   try {

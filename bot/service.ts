@@ -7,6 +7,8 @@
 import { SectorApiError, SectorClient, SectorNetworkError, backoffDelay, sleep } from '../client/index.ts';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
+import { createRegistry, prom } from '../shared/metrics.ts';
+import { type ProbeServer, startProbeServer } from '../shared/probe-server.ts';
 import type { Order, PublicSnapshot } from '../shared/schemas.ts';
 import type { Service } from '../shared/service.ts';
 import { planOrders } from './strategy.ts';
@@ -17,6 +19,29 @@ const MAX_OUTAGE_BACKOFF_MS = 15_000;
 
 export interface BotService extends Service {
   readonly faction: string;
+  /** the port of the bot's /health /ready /metrics server, when BOT_HTTP_PORT is set */
+  readonly port?: number;
+}
+
+/** What the probe server and metrics report about the loop. */
+export class BotHealth {
+  readonly registry = createRegistry('bot');
+  /** consecutive failed reads of the world; 0 when the API answered last time */
+  apiFailures = 0;
+  lastTick = -1;
+  readonly ordersSent = new prom.Counter({ name: 'sector_bot_orders_sent_total', help: 'orders the API accepted from this bot', registers: [this.registry] });
+  readonly refusals = new prom.Counter({ name: 'sector_bot_orders_refused_total', help: 'batches the API refused (4xx)', registers: [this.registry] });
+  constructor() {
+    const failures = () => this.apiFailures;
+    new prom.Gauge({
+      name: 'sector_bot_api_failures',
+      help: 'consecutive failed reads of the world',
+      registers: [this.registry],
+      collect() {
+        this.set(failures());
+      },
+    });
+  }
 }
 
 export async function startBot(config: Config, log: Logger): Promise<BotService> {
@@ -32,14 +57,26 @@ export async function startBot(config: Config, log: Logger): Promise<BotService>
     retry: { attempts: 3, baseDelayMs: Math.min(200, pollMs), maxDelayMs: 2_000 },
     onRetry: (r) => log.debug({ path: r.path, attempt: r.attempt, delayMs: r.delayMs, err: r.error.message }, 'retrying an API call'),
   });
-  const bot = new BotLoop(client, config, log, controller.signal);
+  const health = new BotHealth();
+  const bot = new BotLoop(client, config, log, controller.signal, health);
   const done = bot.run().catch((err: unknown) => log.error({ err }, 'bot loop ended unexpectedly'));
-  log.info({ faction, api: config.API_URL, pollMs, maxOrders: config.BOT_MAX_ORDERS }, 'bot started');
+  let probes: ProbeServer | undefined;
+  if (config.BOT_HTTP_PORT !== undefined) {
+    probes = await startProbeServer(config.BOT_HTTP_PORT, {
+      health: () => ({ faction, tick: health.lastTick }),
+      // ready while the API answers: a bot that cannot reach it is alive but not playing
+      ready: () => ({ ready: health.apiFailures === 0 && health.lastTick >= 0, faction, apiFailures: health.apiFailures }),
+      registry: health.registry,
+    });
+  }
+  log.info({ faction, api: config.API_URL, pollMs, maxOrders: config.BOT_MAX_ORDERS, port: probes?.port }, 'bot started');
   return {
     faction,
+    port: probes?.port,
     async stop() {
       controller.abort(new Error('bot stopping'));
       await done;
+      await probes?.close();
     },
   };
 }
@@ -54,6 +91,7 @@ class BotLoop {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly signal: AbortSignal,
+    private readonly health: BotHealth,
   ) {}
 
   async run(): Promise<void> {
@@ -65,10 +103,13 @@ class BotLoop {
         const snapshot = await this.client.snapshot({ signal: this.signal });
         if (failures > 0) this.log.info({ failures, tick: snapshot.tick }, 'API reachable again; resuming play');
         failures = 0;
+        this.health.apiFailures = 0;
+        this.health.lastTick = snapshot.tick;
         if (this.gate.mayAct(snapshot)) await this.playTurn(snapshot);
       } catch (err) {
         if (this.signal.aborted) break;
         failures += 1;
+        this.health.apiFailures = failures;
         waitMs = backoffDelay(failures - 1, { baseDelayMs: pollMs, maxDelayMs: Math.max(pollMs, MAX_OUTAGE_BACKOFF_MS) });
         this.log.warn({ err: (err as Error).message, failures, retryInMs: waitMs }, 'cannot read the world from the API; backing off');
       }
@@ -93,6 +134,7 @@ class BotLoop {
     try {
       const ids = await this.client.postOrders(orders, { signal: this.signal });
       this.lastBatch = ids;
+      this.health.ordersSent.inc(ids.length);
       this.log.info({ tick, count: ids.length, ids, types: orders.map((o) => o.type) }, 'orders sent');
       return { certain: true, lastOrderId: ids.at(-1) ?? null };
     } catch (err) {
@@ -100,6 +142,7 @@ class BotLoop {
       if (err instanceof SectorApiError && err.isClientError) {
         // Refused: nothing was written. Not retried: the same request would be refused again;
         // the next tick plans afresh. Bad tokens stay bad, so they are errors, not warnings.
+        this.health.refusals.inc();
         const level = err.status === 401 || err.status === 403 ? 'error' : 'warn';
         this.log[level]({ tick, status: err.status, code: err.code, field: err.field, reason: err.message, orders }, 'the API refused this tick\'s orders');
         return { certain: true, lastOrderId: null };

@@ -2,12 +2,12 @@
 // commit it with WATCH/MULTI on a connection of its own. Any number of workers may run; one
 // ticks, the others stand by and take over when its lease ends or is released.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import { RESULTS_GENERATIONS_KEPT, SnapshotField, resultsGeneration, simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { createRegistry, prom } from '../shared/metrics.ts';
+import { startProbeServer } from '../shared/probe-server.ts';
 import { type CommitConnection, connectCommitRedis, connectRedis } from '../shared/redis.ts';
 import type { Service } from '../shared/service.ts';
 import { type StreamEntry, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
@@ -253,33 +253,22 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     }
   }
 
-  let httpServer: http.Server | undefined;
-  let port: number | undefined;
-  if (config.WORKER_HTTP_PORT !== undefined) {
-    httpServer = http.createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/health') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', leader: lease.held }));
-      if (path === '/ready') {
-        const ok = general.status === 'ready';
-        return void res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: ok, leader: lease.held }));
-      }
-      if (path === '/metrics') {
-        void registry.metrics().then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body));
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: `no route ${path}` } }));
-    });
-    await new Promise<void>((resolve) => httpServer!.listen(config.WORKER_HTTP_PORT, resolve));
-    const addr = httpServer.address();
-    port = typeof addr === 'object' && addr ? addr.port : undefined;
-  }
+  const probes =
+    config.WORKER_HTTP_PORT === undefined
+      ? undefined
+      : await startProbeServer(config.WORKER_HTTP_PORT, {
+          health: () => ({ leader: lease.held }),
+          // a standby is ready too: it is doing its job, which is to wait
+          ready: () => ({ ready: general.status === 'ready', leader: lease.held }),
+          registry,
+        });
 
   log.info({ workerId, tickDelayMs, leaseTtlMs: config.LEASE_TTL_MS }, 'worker started');
   const running = loop().catch((err: unknown) => log.fatal({ err }, 'worker loop crashed'));
 
   return {
     workerId,
-    port,
+    port: probes?.port,
     async stop() {
       stopping = true;
       wake.abort();
@@ -291,7 +280,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         log.info({ workerId }, 'lease released');
       }
       metrics.leader.set(0);
-      await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      await probes?.close();
       for (const r of [general, commit.redis, subscriber]) r.disconnect();
     },
   };

@@ -42,6 +42,22 @@ function text(def: string, pattern?: RegExp, what?: string) {
     });
 }
 
+/** An optional port: unset means "serve nothing". */
+function optionalPort() {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected a port, an integer >= 0 <= 65535, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
 export interface ApiToken {
   /** a faction id or `admin` */
   name: string;
@@ -89,18 +105,7 @@ export const ConfigSchema = z.object({
   ORDERS_PER_TICK: number({ min: 1, max: 100_000, int: true, default: 1000 }),
   EVENTS_MAXLEN: number({ min: 100, max: 10_000_000, int: true, default: 10_000 }),
   /** when set, the worker serves /health, /ready and /metrics on this port (0: a free port) */
-  WORKER_HTTP_PORT: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw.trim() === '') return undefined;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) {
-        ctx.addIssue({ code: 'custom', message: `expected an integer >= 0 <= 65535, got ${JSON.stringify(raw)}` });
-        return z.NEVER;
-      }
-      return n;
-    }),
+  WORKER_HTTP_PORT: optionalPort(),
   ORDER_RETAIN_TICKS: number({ min: 0, max: 100_000, int: true, default: 120 }),
   // --- world generation (used when a simulation has no snapshot yet)
   WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),
@@ -123,6 +128,8 @@ export const ConfigSchema = z.object({
   BOT_TOKEN: z.string().optional(),
   BOT_POLL_INTERVAL: number({ min: 0.01, max: 3600, default: 1.0 }),
   BOT_MAX_ORDERS: number({ min: 0, max: 100, int: true, default: 3 }),
+  /** when set, the bot serves /health, /ready and /metrics on this port (0: a free port) */
+  BOT_HTTP_PORT: optionalPort(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -45,6 +45,8 @@ export async function startViz(config: Config, log: Logger): Promise<Service & {
   redis.on('error', quiet('viz'));
   const worldReader = new WorldReader(redis, keys);
 
+  // Assigned once the feed exists (below); the callbacks created before then read it.
+  // eslint-disable-next-line prefer-const
   let fanout: Fanout | undefined;
   const metrics = createVizMetrics(() => fanout?.size ?? 0);
   const refreshState = () => {

@@ -47,7 +47,7 @@ describe('viz page in Chromium', () => {
     const keys = simKeys(simId);
     spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: simId, TICK_DELAY: '0.1', WORLD_SYSTEMS: String(SYSTEMS), WORLD_FACTIONS: '3' });
     const port = await freePort();
-    let viz = await startViz(simId, port);
+    const viz = await startViz(simId, port);
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const pageErrors: string[] = [];
@@ -80,7 +80,7 @@ describe('viz page in Chromium', () => {
     await pollUntil(async () => ((await connectionState(page)) === 'reconnecting' ? true : undefined), 'the page noticing the restart');
     const tickWhileDown = await pageTick(page);
     const snapshotsBefore = await page.locator('#log li', { hasText: 'snapshot at tick' }).count();
-    viz = await startViz(simId, port);
+    await startViz(simId, port); // the new process is stopped by the suite's teardown
     await pollUntil(async () => ((await connectionState(page)) === 'live' ? true : undefined), 'the page live again', 20_000);
     await pollUntil(async () => ((await pageTick(page)) > tickWhileDown + 3 ? true : undefined), 'ticks advancing after the restart');
     // Resumed from its last event id: no fresh snapshot was needed.
