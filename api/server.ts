@@ -68,6 +68,7 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
   const app = createApiApp({ redis, config, log });
   const server = await listen(app.fetch, config.PORT);
   log.info({ port: server.port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');
+  if (config.API_TOKENS.length === 0) log.warn('no API_TOKENS configured: every write is refused (set API_TOKENS=name:token,...)');
   return {
     port: server.port,
     async stop() {
