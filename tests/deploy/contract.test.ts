@@ -2,17 +2,19 @@
 // compose.yaml, .env.example, the Dockerfile and the rendered Kubernetes manifests are the
 // ones the code reads and serves. Every expected name is taken from the code itself: the
 // config schema (CONFIG_VARIABLES, parseConfig), the entry point's ROLES, the API app's own
-// route table, the viz's exported paths, and the worker's live probe server.
+// route table, the viz's exported paths, and the live probe servers of a worker and a bot.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, createApiApp } from '../../api/app.ts';
+import { startBot } from '../../bot/service.ts';
 import { startWorker } from '../../engine/worker.ts';
 import { CONFIG_VARIABLES, parseConfig, ROLES, type Role } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
+import { PROBE_PATHS } from '../../shared/probe-server.ts';
 import { VIZ_PROBES, VIZ_ROUTES, WS_PATH } from '../../viz/http.ts';
 import { REPO_ROOT } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import {
   type ComposeService,
   composeVariables,
@@ -44,6 +46,12 @@ let apiGetRoutes: Set<string>;
 /** The probe paths the live worker answers 200 on (checked, not assumed, below). */
 let workerProbe: (path: string) => Promise<number>;
 let stopWorker: () => Promise<void>;
+/**
+ * What a live bot answers on a path. Its API is a port nothing listens on, so the answers are
+ * the ones a bot gives while the API is down: alive (/health 200), not ready (/ready 503).
+ */
+let botProbe: (path: string) => Promise<{ status: number; type: string; body: string }>;
+let stopBot: () => Promise<void>;
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -53,9 +61,18 @@ beforeAll(async () => {
   const worker = await startWorker(config, silent);
   workerProbe = async (p) => (await fetch(`http://127.0.0.1:${worker.port}${p}`)).status;
   stopWorker = () => worker.stop();
+  const noApi = await freePort();
+  const botConfig = parseConfig({ API_URL: `http://127.0.0.1:${noApi}`, BOT_FACTION: 'Crimson', BOT_TOKEN: 'contract-test-token', BOT_HTTP_PORT: '0', BOT_POLL_INTERVAL: '0.05', LOG_LEVEL: 'silent' });
+  const bot = await startBot(botConfig, silent);
+  botProbe = async (p) => {
+    const res = await fetch(`http://127.0.0.1:${bot.port}${p}`);
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+  };
+  stopBot = () => bot.stop();
 });
 
 afterAll(async () => {
+  await stopBot?.();
   await stopWorker?.();
   await redis?.stop();
 });
@@ -65,7 +82,12 @@ async function expectServedProbe(role: Role, probePath: string, where: string): 
   if (role === 'api') expect(apiGetRoutes.has(probePath), `${where}: GET ${probePath} is an API route`).toBe(true);
   else if (role === 'viz') expect(Object.values(VIZ_PROBES) as string[], where).toContain(probePath);
   else if (role === 'worker') expect(await workerProbe(probePath), `${where}: worker GET ${probePath}`).toBe(200);
-  else throw new Error(`${where}: the ${role} role serves no probes`);
+  else if (role === 'bot') {
+    // A probe the bot serves answers JSON, 200 or 503 (/ready while the API is down); an unknown path is a 404.
+    const r = await botProbe(probePath);
+    expect([200, 503], `${where}: bot GET ${probePath} answered ${r.status}`).toContain(r.status);
+    expect(r.type, `${where}: bot GET ${probePath}`).toMatch(/application\/json/);
+  } else throw new Error(`${where}: the ${role} role serves no probes`);
 }
 
 describe('the checks themselves', () => {
@@ -74,6 +96,20 @@ describe('the checks themselves', () => {
     expect(apiGetRoutes.has('/healthz')).toBe(false);
     expect(await workerProbe('/ready')).toBe(200);
     expect(await workerProbe('/healthz')).toBe(404);
+  });
+
+  it('a live bot whose API is down is alive but not ready, serves its metrics, and 404s an unknown path', async () => {
+    const health = await botProbe(PROBE_PATHS.health);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', faction: 'Crimson' });
+    const ready = await botProbe(PROBE_PATHS.ready);
+    expect(ready.status).toBe(503);
+    expect(ready.type).toMatch(/application\/json/);
+    expect(JSON.parse(ready.body)).toMatchObject({ ready: false, faction: 'Crimson' });
+    const metrics = await botProbe(PROBE_PATHS.metrics);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^sector_bot_orders_sent_total/m);
+    expect((await botProbe('/healthz')).status).toBe(404);
   });
 });
 
@@ -119,14 +155,15 @@ describe('compose.yaml', () => {
       published[role] = [...(published[role] ?? []), ...(s.ports ?? [])];
       for (const mapping of s.ports ?? []) expect(Number(mapping.split(':').at(-1)), `${name} ${mapping}`).toBe(port);
       const check = s.healthcheck?.test.join(' ');
-      if (role === 'bot') {
-        expect(check, `${name}: a bot serves no HTTP`).toBeUndefined();
-        continue;
-      }
       const url = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/-]*)/.exec(check ?? '');
       expect(url, `${name} health check`).not.toBeNull();
       expect(Number(url![1]), `${name} health check port`).toBe(port);
       await expectServedProbe(role, url![2]!, name);
+      // A bot is health-checked on its liveness path, which stays 200 while the API is down.
+      if (role === 'bot') {
+        expect(url![2], `${name} health check path`).toBe(PROBE_PATHS.health);
+        expect((await botProbe(url![2]!)).status, `${name} health check with the API down`).toBe(200);
+      }
     }
     expect(published).toMatchObject({ api: ['8000:8000'], viz: ['9000:9000'] });
   });
@@ -291,6 +328,13 @@ describe.each([...DEPLOYABLE])('%s manifests', (dir) => {
     expect([api.livenessProbe?.httpGet?.path, api.readinessProbe?.httpGet?.path]).toEqual(['/health', '/ready']);
     const viz = apps.find((a) => a.role === 'viz')!.c;
     expect([viz.livenessProbe?.httpGet?.path, viz.readinessProbe?.httpGet?.path]).toEqual([VIZ_PROBES.health, VIZ_PROBES.ready]);
+    // The worker and both bots: the shared probe server's paths. A bot's liveness is /health
+    // only, so that a bot whose API is down is reported unready, never restarted for it.
+    const probed = apps.filter((a) => a.role === 'worker' || a.role === 'bot');
+    expect(probed.map((a) => a.role).sort()).toEqual(['bot', 'bot', 'worker']);
+    for (const { m, c } of probed) {
+      expect([c.livenessProbe?.httpGet?.path, c.readinessProbe?.httpGet?.path], m.metadata.name).toEqual([PROBE_PATHS.health, PROBE_PATHS.ready]);
+    }
   });
 
   it('points every role at the Redis Service, and every bot at the API Service with its faction token', () => {

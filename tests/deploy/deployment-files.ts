@@ -63,6 +63,10 @@ export interface Container {
 export interface Probe {
   httpGet?: { path: string; port: number | string };
   exec?: { command: string[] };
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
 }
 export interface PodSpec {
   containers: Container[];
