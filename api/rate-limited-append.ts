@@ -9,15 +9,19 @@ import { orderEntryFields } from '../shared/streams.ts';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    sectorAppendOrdersWithinRate(rateKey: string, ordersKey: string, limit: number, windowMs: number, ...entries: string[]): Result<[number, ...string[]], Context>;
+    sectorAppendOrdersWithinRate(rateKey: string, ordersKey: string, limit: number, windowMs: number, maxQueued: number, ...entries: string[]): Result<[number, ...string[]], Context>;
   }
 }
 
-// KEYS: rate counter, orders stream. ARGV: limit, window ms, order count, then per order its
-// field count and fields (as shared/streams.ts lays them out). Answers {1, id...} when
-// appended, {0, ms left in the window} when over the limit.
+// KEYS: rate counter, orders stream. ARGV: limit, window ms, most entries the stream may hold,
+// order count, then per order its field count and fields (as shared/streams.ts lays them
+// out). Answers {1, id...} when appended, {0, ms left in the window} when over the rate
+// limit, {2} when the stream is full (nobody consumes it: memory stays bounded, I6).
 const SCRIPT = `
-local cost = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+if redis.call('XLEN', KEYS[2]) + cost > tonumber(ARGV[3]) then
+  return {2}
+end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 if used + cost > tonumber(ARGV[1]) then
   return {0, tostring(redis.call('PTTL', KEYS[1]))}
@@ -25,7 +29,7 @@ end
 redis.call('INCRBY', KEYS[1], cost)
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local out = {1}
-local i = 4
+local i = 5
 for _ = 1, cost do
   local n = tonumber(ARGV[i])
   out[#out + 1] = redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 1, i + n))
@@ -34,23 +38,26 @@ end
 return out
 `;
 
-export type AppendOutcome = { appended: true; ids: string[] } | { appended: false; retryAfterMs: number };
+export type AppendOutcome = { outcome: 'appended'; ids: string[] } | { outcome: 'rate_limited'; retryAfterMs: number } | { outcome: 'stream_full' };
 
-export interface RateBudget {
-  /** orders per window */
+export interface AppendLimits {
+  /** orders per window per sender */
   limit: number;
   windowMs: number;
+  /** entries the orders stream may hold */
+  maxQueued: number;
 }
 
-export async function appendOrdersWithinRate(redis: Redis, keys: SimKeys, by: string, orders: readonly Order[], budget: RateBudget): Promise<AppendOutcome> {
+export async function appendOrdersWithinRate(redis: Redis, keys: SimKeys, by: string, orders: readonly Order[], limits: AppendLimits): Promise<AppendOutcome> {
   if (typeof redis.sectorAppendOrdersWithinRate !== 'function') redis.defineCommand('sectorAppendOrdersWithinRate', { numberOfKeys: 2, lua: SCRIPT });
   const args: string[] = [String(orders.length)];
   for (const order of orders) {
     const fields = orderEntryFields(order, by);
     args.push(String(fields.length), ...fields);
   }
-  const [appended, ...rest] = await redis.sectorAppendOrdersWithinRate(keys.rateLimit(by), keys.orders, budget.limit, budget.windowMs, ...args);
-  if (appended === 1) return { appended: true, ids: rest };
+  const [code, ...rest] = await redis.sectorAppendOrdersWithinRate(keys.rateLimit(by), keys.orders, limits.limit, limits.windowMs, limits.maxQueued, ...args);
+  if (code === 1) return { outcome: 'appended', ids: rest };
+  if (code === 2) return { outcome: 'stream_full' };
   const left = Number(rest[0]);
-  return { appended: false, retryAfterMs: left > 0 ? left : budget.windowMs };
+  return { outcome: 'rate_limited', retryAfterMs: left > 0 ? left : limits.windowMs };
 }

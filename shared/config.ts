@@ -118,6 +118,8 @@ export const ConfigSchema = z.object({
   API_RATE_LIMIT: number({ min: 1, max: 1_000_000, int: true, default: 50 }),
   /** largest request body the API reads, in bytes; larger ones get 413 */
   API_BODY_LIMIT: number({ min: 1024, max: 16 * 1024 * 1024, int: true, default: 64 * 1024 }),
+  /** entries the orders stream may hold before the API refuses new orders with 503 (bounded memory while no worker consumes) */
+  API_MAX_QUEUED_ORDERS: number({ min: 1, max: 100_000_000, int: true, default: 1_000_000 }),
   // --- viz
   VIZ_PORT: number({ min: 0, max: 65535, int: true, default: 9000 }),
   /** a viz client with more than this many bytes unsent is closed as too slow */

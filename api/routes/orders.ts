@@ -10,12 +10,12 @@ import { HttpError } from '../errors.ts';
 import { bearerAuth } from '../middleware/auth.ts';
 import { bodyLimit } from '../middleware/body-limit.ts';
 import { parseOrderRequest } from '../order-request.ts';
-import { appendOrdersWithinRate, type RateBudget } from '../rate-limited-append.ts';
+import { type AppendLimits, appendOrdersWithinRate } from '../rate-limited-append.ts';
 import type { BatchAccepted, OrderAccepted } from '../schemas.ts';
 
 export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
   const { metrics } = ctx;
-  const budget: RateBudget = { limit: ctx.config.API_RATE_LIMIT, windowMs: 1000 };
+  const budget: AppendLimits = { limit: ctx.config.API_RATE_LIMIT, windowMs: 1000, maxQueued: ctx.config.API_MAX_QUEUED_ORDERS };
   return new Hono<ApiEnv>().post(
     '/orders',
     async (c, next) => {
@@ -34,10 +34,15 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
         throw new HttpError(400, 'batch_too_large', `the batch has ${orders.length} orders, more than API_RATE_LIMIT allows per second (${budget.limit}); split it`);
       }
       const outcome = await appendOrdersWithinRate(ctx.redis, ctx.keys, writer, orders, budget);
-      if (!outcome.appended) {
+      if (outcome.outcome === 'rate_limited') {
         const retryAfter = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
         throw new HttpError(429, 'rate_limited', `over the limit of ${budget.limit} orders per second for ${writer} (API_RATE_LIMIT); retry after ${retryAfter} s`, undefined, {
           'Retry-After': String(retryAfter),
+        });
+      }
+      if (outcome.outcome === 'stream_full') {
+        throw new HttpError(503, 'orders_backlog', `the orders stream holds API_MAX_QUEUED_ORDERS (${budget.maxQueued}) entries: the world is not consuming orders (is a worker running?)`, undefined, {
+          'Retry-After': '5',
         });
       }
       for (const order of orders) metrics.ordersAccepted.inc({ type: order.type });

@@ -190,6 +190,25 @@ describe('the rate limit per token', () => {
   });
 });
 
+describe('the orders backlog', () => {
+  it('refuses orders with 503 once the stream holds API_MAX_QUEUED_ORDERS entries, appending nothing', async () => {
+    await h.client.del(keys.orders);
+    const api = await startApi(testConfig(h.redis.url, { API_MAX_QUEUED_ORDERS: '3', API_RATE_LIMIT: '1000' }), silent);
+    try {
+      const url = `http://127.0.0.1:${api.port}`;
+      expect((await postOrder(url, [note('BotFaction'), note('BotFaction')], TOKENS.BotFaction)).status).toBe(202);
+      // a batch that would overflow is refused whole; a single order still fits
+      const { res } = await refused(() => postOrder(url, [note('BotFaction'), note('BotFaction')], TOKENS.BotFaction), 503, 'orders_backlog');
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect((await postOrder(url, note('BotFaction'), TOKENS.BotFaction)).status).toBe(202);
+      await refused(() => postOrder(url, note('BotFaction'), TOKENS.admin), 503, 'orders_backlog');
+      expect(await streamLength()).toBe(3);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('GET /orders/<id>', () => {
   const status = async (id: string) => {
     const res = await fetch(`${h.url}/orders/${id}`);
