@@ -2,6 +2,7 @@
 // one round trip per request (the API's throughput is bound by Redis round trips, not CPU),
 // and atomic, so a refused request writes nothing and replicas share one exact count.
 // The budget is a fixed window: a counter per token name whose expiry starts at its first use.
+import { readFileSync } from 'node:fs';
 import type { Redis, Result } from 'ioredis';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Order } from '../shared/schemas.ts';
@@ -13,30 +14,8 @@ declare module 'ioredis' {
   }
 }
 
-// KEYS: rate counter, orders stream. ARGV: limit, window ms, most entries the stream may hold,
-// order count, then per order its field count and fields (as shared/streams.ts lays them
-// out). Answers {1, id...} when appended, {0, ms left in the window} when over the rate
-// limit, {2} when the stream is full (nobody consumes it: memory stays bounded, I6).
-const SCRIPT = `
-local cost = tonumber(ARGV[4])
-if redis.call('XLEN', KEYS[2]) + cost > tonumber(ARGV[3]) then
-  return {2}
-end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used + cost > tonumber(ARGV[1]) then
-  return {0, tostring(redis.call('PTTL', KEYS[1]))}
-end
-redis.call('INCRBY', KEYS[1], cost)
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local out = {1}
-local i = 5
-for _ = 1, cost do
-  local n = tonumber(ARGV[i])
-  out[#out + 1] = redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-end
-return out
-`;
+// The script and its input/output contract: lua/appendOrdersWithinRate-2.lua (2 keys).
+const SCRIPT = readFileSync(new URL('./lua/appendOrdersWithinRate-2.lua', import.meta.url), 'utf8');
 
 export type AppendOutcome = { outcome: 'appended'; ids: string[] } | { outcome: 'rate_limited'; retryAfterMs: number } | { outcome: 'stream_full' };
 
