@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { decodeEventEntry } from '../../shared/streams.ts';
+import { encodeMessage } from '../../viz/protocol.ts';
 import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { bulkyNote, seedFixtureWorld } from './fixture.ts';
@@ -96,18 +97,28 @@ describe('viz processes', () => {
     stalled.pause();
     await pollUntil(async () => ((await metric(port, /^viz_clients\{[^}]*\} (\d+)$/m)) === 2 ? true : undefined), 'two clients');
 
-    // ~40 MB of events: far more than the kernel's socket buffers can hide.
+    // ~40 MB of events: far more than the kernel's socket buffers can hide. They are written
+    // in windows, each once the reading client has received the one before, so the reader
+    // provably keeps up: at the viz its unsent bytes never exceed one window, below the cap.
+    // (Unpaced, the reader shares this process with the writer, whose pipelines block the
+    // event loop for 100+ ms while the viz streams at full speed: the reader itself then
+    // passes the cap and is rightly closed as too slow.) The stalled client reads nothing, so
+    // it still passes the cap; and had it stalled delivery, the reader would never receive a
+    // window.
     const total = 120_000;
-    for (let i = 0; i < total; i += 5000) {
+    const window = 100;
+    const windowBytes = encodeMessage({ type: 'events', events: Array.from({ length: window }, () => ({ ...bulkyNote(2), id: `2-${total}` })) }).length;
+    expect(windowBytes).toBeLessThan(cap);
+    for (let i = 0; i < total; i += window) {
       const pipe = redis.pipeline();
-      for (let j = i; j < i + 5000; j++) pipe.xadd(keys.events, `2-${j + 1}`, 'event', JSON.stringify(bulkyNote(2)));
+      for (let j = i; j < i + window; j++) pipe.xadd(keys.events, `2-${j + 1}`, 'event', JSON.stringify(bulkyNote(2)));
       await pipe.exec();
+      await reader.waitForEvent(`2-${i + window}`, 20_000);
     }
     const dropLog = await proc.waitForLog((l) => l.msg === 'closing a client that cannot keep up', 30_000);
     expect(dropLog.reason).toBe('slow_consumer');
     // Bounded: the cap plus the one message that crossed it (a read batch of at most 1000 events).
     expect(dropLog.buffered as number).toBeLessThan(cap + 1000 * 400);
-    await reader.waitForEvent(`2-${total}`, 60_000);
     expect(reader.eventIds().length).toBe(total);
     await pollUntil(async () => ((await metric(port, /^viz_clients\{[^}]*\} (\d+)$/m)) === 1 ? true : undefined), 'the stalled client gone');
     expect(await metric(port, /^viz_client_drops_total\{reason="slow_consumer",role="viz"\} (\d+)$/m)).toBe(1);
