@@ -208,6 +208,8 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
 
   async function loop(): Promise<void> {
     let leading = false;
+    let failures = 0;
+    let conflicts = 0;
     while (!stopping) {
       if (!lease.held) {
         if (leading) {
@@ -232,12 +234,16 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       let outcome: TickOutcome;
       try {
         outcome = await tick();
+        failures = 0;
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'tick attempt failed');
+        // Redis unreachable or erroring: back off (50 ms doubling to 2 s) instead of spinning.
+        failures += 1;
+        const backoffMs = Math.min(2000, 50 * 2 ** (failures - 1));
+        if (failures <= 3 || failures % 20 === 0) log.warn({ err: (err as Error).message, failures, backoffMs }, 'tick attempt failed');
         cache = null;
         outcome = 'conflict';
         await commit.redis.unwatch().catch(() => {});
-        await sleep(50);
+        await sleep(backoffMs);
       }
       if (outcome === 'lost') {
         log.warn({ workerId }, 'lease lost; standing by');
@@ -247,7 +253,12 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         metrics.leader.set(0);
       } else if (outcome === 'conflict') {
         metrics.conflicts.inc();
+        // Never retry at once: an attempt can fail without any I/O (the commit connection
+        // not ready), and an await-only loop would starve the event loop.
+        conflicts += 1;
+        await sleep(Math.min(200, 2 ** Math.min(conflicts, 8)));
       } else {
+        conflicts = 0;
         await sleepHoldingLease(tickDelayMs - (Date.now() - started));
       }
     }

@@ -284,3 +284,30 @@ describe('start-up configuration', () => {
     expect(await redis.exists(keys().snapshot)).toBe(0);
   });
 });
+
+describe('Redis restarts under a running worker', () => {
+  it('keeps the process alive, backs off while Redis is away, and ticks on from the persisted world', async () => {
+    const persistent = await startTestRedis({ appendonly: true });
+    const r = persistent.client();
+    try {
+      const w = spawnRole('worker', { REDIS_URL: persistent.url, SIM_ID: 'restart', WORKER_ID: 'a', WORLD_SYSTEMS: '40', TICK_DELAY: '0.02', LEASE_TTL_MS: '1000' });
+      const tickAt = async () => committedTick(r, 'restart').catch(() => -1);
+      await pollUntil(async () => ((await tickAt()) >= 20 ? true : undefined), 'tick 20');
+      await r.config('SET', 'appendfsync', 'always'); // what was committed is on disk
+      const before = await tickAt();
+      await persistent.kill();
+      await w.waitForLog((l) => l.msg === 'redis connection error');
+      await persistent.restart();
+      await pollUntil(async () => ((await tickAt()) >= before + 20 ? true : undefined), 'ticks after the restart', 20_000).catch((err: Error) => {
+        throw new Error(`${err.message}; worker log:\n${w.lines.slice(-12).join('\n')}`);
+      });
+      expect(w.child.exitCode).toBeNull();
+      const worlds = (await readEvents(r, 'restart')).filter((e) => e.type === 'world_created');
+      expect(worlds).toHaveLength(1); // the world was loaded back, not seeded anew
+      w.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      await persistent.stop();
+    }
+  });
+});

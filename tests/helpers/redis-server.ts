@@ -81,6 +81,7 @@ export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promi
     dir,
     client() {
       const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      r.on('error', () => {}); // a test that kills the server sees failures through commands
       clients.push(r);
       return r;
     },
