@@ -2,7 +2,7 @@
 // (append-only file under .sector/, so the world survives a restart) and stops it on exit.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { ApiToken, Config } from './config.ts';
@@ -46,14 +46,58 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
   throw new Error(`redis-server did not listen on ${port} within ${deadlineMs} ms`);
 }
 
-/** Starts a private redis-server with its data in `.sector/`; resolves to its URL and a stop. */
+/** True when a Redis answers PING on 127.0.0.1:port. */
+async function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function stopPid(pid: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGTERM'); // redis-server flushes the append-only file on SIGTERM
+  const until = Date.now() + 8000;
+  while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
+ * Starts a private redis-server with its data in `dataDir` (append-only file on); resolves to
+ * its URL and a stop. Its pid and port are kept in `dataDir/redis.json`, so that a start after
+ * a crash (kill -9 leaves the child running) reuses that server instead of a second one
+ * writing the same files.
+ */
 export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sector')): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(dataDir, { recursive: true });
+  const stateFile = path.join(dataDir, 'redis.json');
+  const previous = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number; port: number }) : undefined;
+  if (previous && isAlive(previous.pid) && (await answersPing(previous.port))) {
+    log.info({ port: previous.port, pid: previous.pid, dataDir }, 'reusing the local redis-server an earlier start left running');
+    return { url: `redis://127.0.0.1:${previous.port}/0`, stop: () => stopPid(previous.pid).then(() => rmSync(stateFile, { force: true })) };
+  }
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error(
       'No redis-server found on PATH. Install one (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`) or point Sector at a running Redis with REDIS_URL=redis://host:6379/0.',
     );
   }
-  mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const child = spawn(
     'redis-server',
@@ -61,13 +105,18 @@ export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sect
     { stdio: 'ignore' },
   );
   await waitForPort(port, child, 10_000);
+  writeFileSync(stateFile, JSON.stringify({ pid: child.pid, port }));
   log.info({ port, dataDir }, 'started a local redis-server (append-only file on)');
   return {
     url: `redis://127.0.0.1:${port}/0`,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const done = () => {
+          rmSync(stateFile, { force: true });
+          resolve();
+        };
+        if (child.exitCode !== null) return done();
+        child.once('exit', done);
         child.kill('SIGTERM'); // redis-server flushes the append-only file on SIGTERM
       }),
   };

@@ -1,6 +1,6 @@
 // `npm start` as a user runs it: every role in one process, its own redis-server with an
 // append-only file, the world surviving a restart, and a clear message without redis-server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,25 @@ describe('npm start (ROLE=all)', () => {
     expect(status.status).toBe('applied');
     second.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  });
+
+  it('after a kill -9, the next start reuses the redis-server left running, and stops it on exit', async () => {
+    const crashed = spawnRole('all', env);
+    const { api } = await running(crashed);
+    await pollUntil(async () => ((await snapshotTick(api)) > 5 ? true : undefined), 'some ticks');
+    const before = await snapshotTick(api);
+    crashed.kill('SIGKILL');
+    await crashed.exited;
+    const { pid } = JSON.parse(readFileSync(path.join(dataDir, 'redis.json'), 'utf8')) as { pid: number };
+    expect(() => process.kill(pid, 0)).not.toThrow(); // the orphaned redis-server still runs
+
+    const next = spawnRole('all', env);
+    const again = await running(next);
+    expect(next.logs.some((l) => l.msg === 'reusing the local redis-server an earlier start left running')).toBe(true);
+    expect(await snapshotTick(again.api)).toBeGreaterThanOrEqual(before);
+    next.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+    expect(() => process.kill(pid, 0)).toThrow(); // stopped with the start that reused it
   });
 
   it('without redis-server on PATH and no REDIS_URL, says how to get one', async () => {
