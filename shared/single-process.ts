@@ -157,7 +157,8 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
         log.warn({ faction }, 'no API token for this faction in API_TOKENS; its bot is not started');
         continue;
       }
-      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token }, log.child({ role: 'bot', faction })));
+      // no probe port: two bots in one process would ask for the same one, and the process has the API's
+      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token, BOT_HTTP_PORT: undefined }, log.child({ role: 'bot', faction })));
     }
     log.info({ api: apiUrl, viz: `http://127.0.0.1:${viz.port ?? base.VIZ_PORT}/` }, 'Sector is running');
   } catch (err) {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { advance } from '../../engine/advance.ts';
 import { startWorker } from '../../engine/worker.ts';
 import { parseConfig } from '../../shared/config.ts';
-import { simKeys } from '../../shared/keyspace.ts';
+import { RESULTS_GENERATIONS_KEPT, RESULTS_GENERATION_TICKS, resultsGeneration, simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import { pino } from 'pino';
 import { type StreamEntry, compareStreamIds, decodeOrderEntry } from '../../shared/streams.ts';
@@ -309,5 +309,38 @@ describe('Redis restarts under a running worker', () => {
     } finally {
       await persistent.stop();
     }
+  });
+});
+
+describe('bounded memory (I6)', () => {
+  it('caps the events stream, trims consumed orders after ORDER_RETAIN_TICKS, keeps only the newest result generations', async () => {
+    newSim();
+    const w = worker('a', { TICK_DELAY: '0', EVENTS_MAXLEN: '100', ORDER_RETAIN_TICKS: '5', WORLD_SYSTEMS: '8' });
+    await untilTick(1);
+    // Orders keep arriving while the world runs past three result generations.
+    const target = RESULTS_GENERATION_TICKS * (RESULTS_GENERATIONS_KEPT + 1) + 10;
+    let last = '';
+    while ((await committedTick(redis, simId)) < target) {
+      last = await queueOrder(redis, { type: 'note', faction: 'BotFaction', text: 'still here' }, 'BotFaction', simId);
+      await new Promise((r) => setImmediate(r));
+    }
+    const consumedAt = await pollUntil(async () => {
+      const meta = await redis.hget(keys().snapshot, 'meta');
+      const m = meta ? (JSON.parse(meta) as { lastOrderId: string; tick: number }) : undefined;
+      return m && m.lastOrderId === last ? m.tick : undefined;
+    }, 'the last order consumed');
+    await untilTick(consumedAt + 10);
+    w.kill('SIGTERM');
+    await w.exited;
+
+    // `MAXLEN ~` trims whole stream nodes (100 entries each by default): near the cap, never far past it.
+    expect(await redis.xlen(keys().events)).toBeLessThanOrEqual(300);
+    // Consumed orders are gone once older than the retention: only the newest consumed entry is kept.
+    expect(await redis.xlen(keys().orders)).toBeLessThanOrEqual(1);
+    const generations = (await redis.keys(`sim:{${simId}}:results:*`)).map((k) => Number(k.split(':').at(-1))).sort((a, b) => a - b);
+    const newest = resultsGeneration(await committedTick(redis, simId));
+    expect(generations.length).toBeLessThanOrEqual(RESULTS_GENERATIONS_KEPT);
+    expect(generations.every((g) => g > newest - RESULTS_GENERATIONS_KEPT)).toBe(true);
+    expect(await redis.hget(keys().results(resultsGeneration(consumedAt)), last)).toContain('applied');
   });
 });
