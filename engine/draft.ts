@@ -77,7 +77,10 @@ export class WorldDraft {
     const chunk = this.writableFleetChunk(c);
     const i = chunk.findIndex((f) => f.id === id);
     if (i >= 0) chunk.splice(i, 1);
-    if (chunk.length === 0) delete this.fleets[c];
+    if (chunk.length === 0) {
+      delete this.fleets[c];
+      this.ownFleetChunks.delete(c); // a later putFleet in this tick starts the chunk afresh
+    }
   }
 
   /** Every fleet, in id order (a snapshot of the current draft state). */

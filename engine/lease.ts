@@ -4,6 +4,9 @@
 import { type Lock, Redlock } from '@sesamecare-oss/redlock';
 import type { Redis } from 'ioredis';
 
+/** redlock's allowance for clock drift, as a fraction of the TTL */
+const DRIFT_FACTOR = 0.01;
+
 export class Lease {
   private readonly redlock: Redlock;
   private lock: Lock | null = null;
@@ -16,7 +19,7 @@ export class Lease {
     private readonly ttlMs: number,
   ) {
     // One attempt per call: the worker loop decides when to try again.
-    this.redlock = new Redlock([redis], { retryCount: 0, driftFactor: 0.01 });
+    this.redlock = new Redlock([redis], { retryCount: 0, driftFactor: DRIFT_FACTOR });
     this.redlock.on('error', () => {
       // acquisition failures are expected while another worker holds the lease
     });
@@ -64,6 +67,9 @@ export class Lease {
   /** Called after a commit that renewed the lease inside its MULTI. */
   renewedAt(startedMs: number): void {
     this.until = startedMs + this.ttlMs;
+    // Keep redlock's own idea of the expiry in step, or its extend() would refuse a lease
+    // that the commits have kept alive ("Cannot extend an already-expired lock").
+    if (this.lock) this.lock.expiration = this.until - Math.ceil(this.ttlMs * DRIFT_FACTOR) - 2;
   }
 
   forget(): void {

@@ -31,6 +31,8 @@ export interface WorkerService extends Service {
 
 type TickOutcome = 'committed' | 'lost' | 'conflict';
 
+class WorldLostError extends Error {}
+
 interface Cached {
   world: World;
   rev: string;
@@ -66,7 +68,14 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
   let wakeStandby: (() => void) | null = null;
 
   await subscriber.subscribe(keys.leaseReleased).catch((err: unknown) => log.warn({ err }, 'cannot subscribe to lease releases; standby will poll'));
-  subscriber.on('message', () => wakeStandby?.());
+  // A release announced while the standby is busy (acquiring, reading the TTL) is remembered,
+  // so the next wait is skipped instead of lost.
+  let releaseAnnounced = false;
+  subscriber.on('message', () => {
+    releaseAnnounced = true;
+    log.debug('woken by a lease release');
+    wakeStandby?.();
+  });
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -105,6 +114,11 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       log.info({ tick: stored.world.meta.tick }, 'loaded the world from Redis');
       // The hash holds exactly stored.world: the commit writes only the chunks that change.
       return { world: stored.world, prev: stored, seeded: false };
+    }
+    if ((await c.exists(keys.events)) > 0) {
+      // Events without a snapshot: a world existed and its snapshot was lost (evicted, deleted).
+      // Seeding would re-apply every retained order to a different world: refuse, loudly.
+      throw new WorldLostError(`the snapshot ${keys.snapshot} is missing but ${keys.events} exists: refusing to seed a new world over a lost one; delete ${keys.events} (or every sim:{${config.SIM_ID}}:* key) to start afresh`);
     }
     const world = generateWorld({ systems: config.WORLD_SYSTEMS, factions: config.WORLD_FACTIONS, seed: config.WORLD_SEED }, Date.now());
     log.info({ systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }, 'no world in Redis: seeding a new one');
@@ -165,11 +179,10 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       if (i < events.length - 1) m.xadd(keys.events, eventId(tickNo, i), ...eventEntryFields(event));
       else m.xadd(keys.events, 'MAXLEN', '~', config.EVENTS_MAXLEN, eventId(tickNo, i), ...eventEntryFields(event));
     });
-    if (results.size > 0) {
-      const gen = resultsGeneration(tickNo);
-      m.hset(keys.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
-      if (gen >= RESULTS_GENERATIONS_KEPT) m.del(keys.results(gen - RESULTS_GENERATIONS_KEPT));
-    }
+    const gen = resultsGeneration(tickNo);
+    if (results.size > 0) m.hset(keys.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
+    // every tick, not only ticks with results: a generation without orders must not keep an old one alive
+    if (gen >= RESULTS_GENERATIONS_KEPT) m.del(keys.results(gen - RESULTS_GENERATIONS_KEPT));
     // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed.
     const trimTo = orderMarks.length >= config.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
     if (trimTo && trimTo !== '0-0') m.xtrim(keys.orders, 'MINID', trimTo);
@@ -219,6 +232,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
           cache = null;
         }
         metrics.leader.set(0);
+        releaseAnnounced = false;
         if (await lease.tryAcquire()) {
           log.info({ workerId }, 'lease gained');
           leading = true;
@@ -226,6 +240,12 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         } else {
           // Wake right when the holder's lease would expire, if that is sooner than a poll.
           const pttl = await general.pttl(keys.lease).catch(() => -1);
+          if (releaseAnnounced || pttl === -2) {
+            // released (or expired) while we were asking: try again at once
+            log.debug({ announced: releaseAnnounced, pttl }, 'lease free; standby retrying at once');
+            await sleep(1);
+            continue;
+          }
           await sleep(pttl >= 0 && pttl < standbyPollMs ? pttl + 2 : standbyPollMs);
           continue;
         }
@@ -239,7 +259,10 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         // Redis unreachable or erroring: back off (50 ms doubling to 2 s) instead of spinning.
         failures += 1;
         const backoffMs = Math.min(2000, 50 * 2 ** (failures - 1));
-        if (failures <= 3 || failures % 20 === 0) log.warn({ err: (err as Error).message, failures, backoffMs }, 'tick attempt failed');
+        if (failures <= 3 || failures % 20 === 0) {
+          if (err instanceof WorldLostError) log.error({ err: err.message, failures }, 'world lost; not ticking');
+          else log.warn({ err: (err as Error).message, failures, backoffMs }, 'tick attempt failed');
+        }
         cache = null;
         outcome = 'conflict';
         await commit.redis.unwatch().catch(() => {});
@@ -283,11 +306,16 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     async stop() {
       stopping = true;
       wake.abort();
-      await running; // the tick in flight finishes or is abandoned
+      // The tick in flight finishes or is abandoned. Bounded: if it hangs on an unreachable
+      // Redis, releasing the lease below still fences it (its WATCH sees the lease change).
+      await Promise.race([running, new Promise((r) => setTimeout(r, 5000).unref())]);
       const held = lease.held;
-      await lease.release();
+      // Bounded: with Redis away, a queued command could wait for reconnect attempts past
+      // the 10 s the process has to stop (I8); the lease then simply expires.
+      const within = (ms: number, p: Promise<unknown>) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+      await within(1500, lease.release());
       if (held) {
-        await general.publish(keys.leaseReleased, workerId).catch(() => {});
+        await within(500, general.publish(keys.leaseReleased, workerId));
         log.info({ workerId }, 'lease released');
       }
       metrics.leader.set(0);

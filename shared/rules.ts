@@ -44,7 +44,11 @@ export function materialize(system: StarSystem, tick: number): StarSystem {
 }
 
 export function laneLength(a: { x: number; y: number }, b: { x: number; y: number }): number {
-  return Math.hypot(a.x - b.x, a.y - b.y);
+  // sqrt is correctly rounded everywhere; Math.hypot is not specified that tightly, and a
+  // different rounding on another engine would break replay (I4)
+  const dx = a.x - b.x;
+  const dy = a.y - b.y;
+  return Math.sqrt(dx * dx + dy * dy);
 }
 
 /** Ticks to cross a lane: at least one. */

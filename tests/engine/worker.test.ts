@@ -189,6 +189,7 @@ describe('failover and fencing (I2)', () => {
     expect(Date.now() - sentAt).toBeLessThan(10_000);
     expect(a.logs.some((l) => l.msg === 'lease released')).toBe(true);
     await b.waitForLog((l) => l.msg === 'tick committed; lease renewed', 4_000); // well inside the 5 s TTL
+    expect(b.logs.some((l) => l.msg === 'woken by a lease release')).toBe(true); // not by polling
     const afterTakeover = await committedTick(redis, simId);
     await untilTick(afterTakeover + 3);
   });
@@ -309,6 +310,22 @@ describe('Redis restarts under a running worker', () => {
     } finally {
       await persistent.stop();
     }
+  });
+});
+
+describe('a lost snapshot', () => {
+  it('is not silently replaced by a new world while its events remain', async () => {
+    newSim();
+    const w = worker('a');
+    await untilTick(3);
+    w.kill('SIGTERM');
+    await w.exited;
+    await redis.del(keys().snapshot);
+    const again = worker('b');
+    const refusal = await again.waitForLog((l) => l.msg === 'world lost; not ticking');
+    expect(String(refusal.err)).toContain('refusing to seed a new world over a lost one');
+    expect(await redis.exists(keys().snapshot)).toBe(0);
+    expect((await readEvents(redis, simId)).filter((e) => e.type === 'world_created')).toHaveLength(1);
   });
 });
 
