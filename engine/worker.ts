@@ -10,7 +10,7 @@ import { createRegistry, prom } from '../shared/metrics.ts';
 import { startProbeServer } from '../shared/probe-server.ts';
 import { type CommitConnection, connectCommitRedis, connectRedis } from '../shared/redis.ts';
 import type { Service } from '../shared/service.ts';
-import { type StreamEntry, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
+import { type StreamEntry, compareStreamIds, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
 import { decodeSnapshotHash } from '../shared/world-store.ts';
 import type { World } from '../shared/world.ts';
 import { advance } from './advance.ts';
@@ -31,6 +31,7 @@ export interface WorkerService extends Service {
 
 type TickOutcome = 'committed' | 'lost' | 'conflict';
 
+/** The stored world and its history disagree: ticking on would lose or corrupt one of them. */
 class WorldLostError extends Error {}
 
 interface Cached {
@@ -137,7 +138,12 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     // the lease, the snapshot's rev and (when the cached world is current) the next orders.
     const ordersAfter = (after: string) => (after === '0-0' ? '-' : `(${after}`);
     const guess = cache;
-    const p = c.pipeline().watch(keys.lease, keys.snapshot).get(keys.lease).hget(keys.snapshot, SnapshotField.rev);
+    const p = c
+      .pipeline()
+      .watch(keys.lease, keys.snapshot, keys.events)
+      .get(keys.lease)
+      .hget(keys.snapshot, SnapshotField.rev)
+      .xrevrange(keys.events, '+', '-', 'COUNT', 1);
     if (guess) p.xrange(keys.orders, ordersAfter(guess.world.meta.lastOrderId), '+', 'COUNT', config.ORDERS_PER_TICK);
     const replies = (await p.exec()) ?? [];
     const readError = replies.find(([err]) => err);
@@ -157,11 +163,17 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       next = world;
       events = [{ type: 'world_created', tick: 0, ts: world.meta.ts, systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }];
     } else {
-      const entries = (guess && prev === guess ? replies[3]?.[1] : await c.xrange(keys.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', config.ORDERS_PER_TICK)) as StreamEntry[];
+      const entries = (guess && prev === guess ? replies[4]?.[1] : await c.xrange(keys.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', config.ORDERS_PER_TICK)) as StreamEntry[];
       consumed = entries.length;
       ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), Date.now()));
     }
     const tickNo = next.meta.tick;
+    // Redis does not roll a transaction back when one command fails, so the check that this
+    // tick's event ids are new comes before the commit, not from a refused XADD inside it.
+    const lastEvent = (replies[3]?.[1] as StreamEntry[] | undefined)?.[0]?.[0];
+    if (!seeded && lastEvent && compareStreamIds(lastEvent, eventId(tickNo, 0)) >= 0) {
+      throw new WorldLostError(`the events stream (last id ${lastEvent}) is ahead of the snapshot (tick ${tickNo - 1}): was an older snapshot restored? Trim ${keys.events} to ids below ${tickNo}-0 to go on`);
+    }
     const newRev = `${tickNo}:${randomUUID()}`;
     const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-Math.max(1, config.ORDER_RETAIN_TICKS));
 

@@ -329,6 +329,24 @@ describe('a lost snapshot', () => {
   });
 });
 
+describe('a restored older snapshot', () => {
+  it('is refused before any write while the events stream is ahead of it', async () => {
+    newSim();
+    const w = worker('a');
+    await untilTick(3);
+    const old = await redis.hgetall(keys().snapshot);
+    await untilTick(10);
+    w.kill('SIGTERM');
+    await w.exited;
+    await redis.del(keys().snapshot);
+    await redis.hset(keys().snapshot, old);
+    const again = worker('b');
+    const refusal = await again.waitForLog((l) => l.msg === 'world lost; not ticking');
+    expect(String(refusal.err)).toContain('is ahead of the snapshot');
+    expect(await redis.hgetall(keys().snapshot)).toEqual(old); // nothing half-written
+  });
+});
+
 describe('bounded memory (I6)', () => {
   it('caps the events stream, trims consumed orders after ORDER_RETAIN_TICKS, keeps only the newest result generations', async () => {
     newSim();
