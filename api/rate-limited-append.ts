@@ -2,20 +2,34 @@
 // one round trip per request (the API's throughput is bound by Redis round trips, not CPU),
 // and atomic, so a refused request writes nothing and replicas share one exact count.
 // The budget is a fixed window: a counter per token name whose expiry starts at its first use.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Order } from '../shared/schemas.ts';
 import { orderEntryFields } from '../shared/streams.ts';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    sectorAppendOrdersWithinRate(rateKey: string, ordersKey: string, limit: number, windowMs: number, maxQueued: number, ...entries: string[]): Result<[number, ...string[]], Context>;
-  }
-}
-
 // The script and its input/output contract: lua/appendOrdersWithinRate-2.lua (2 keys).
 const SCRIPT = readFileSync(new URL('./lua/appendOrdersWithinRate-2.lua', import.meta.url), 'utf8');
+const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+
+type ScriptReply = [number, ...string[]];
+
+/**
+ * Runs the script by its SHA with the plain EVALSHA command, and sends the script itself
+ * (EVAL) only when Redis answers NOSCRIPT (first use, or after Redis restarted or flushed its
+ * scripts). NOSCRIPT means the script did not run, so sending it again cannot append twice.
+ * This is what ioredis's defineCommand does, minus the wrapper command object and extra
+ * promise it builds on every call, which showed in the route's profile.
+ */
+async function runScript(redis: Redis, args: (string | number)[]): Promise<ScriptReply> {
+  try {
+    return (await redis.evalsha(SCRIPT_SHA, 2, ...args)) as ScriptReply;
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return (await redis.eval(SCRIPT, 2, ...args)) as ScriptReply;
+  }
+}
 
 export type AppendOutcome = { outcome: 'appended'; ids: string[] } | { outcome: 'rate_limited'; retryAfterMs: number } | { outcome: 'stream_full' };
 
@@ -28,15 +42,16 @@ export interface AppendLimits {
 }
 
 export async function appendOrdersWithinRate(redis: Redis, keys: SimKeys, by: string, orders: readonly Order[], limits: AppendLimits): Promise<AppendOutcome> {
-  if (typeof redis.sectorAppendOrdersWithinRate !== 'function') redis.defineCommand('sectorAppendOrdersWithinRate', { numberOfKeys: 2, lua: SCRIPT });
-  const args: string[] = [String(orders.length)];
+  const args: (string | number)[] = [keys.rateLimit(by), keys.orders, limits.limit, limits.windowMs, limits.maxQueued, orders.length];
   for (const order of orders) {
     const fields = orderEntryFields(order, by);
-    args.push(String(fields.length), ...fields);
+    args.push(fields.length);
+    for (const field of fields) args.push(field);
   }
-  const [code, ...rest] = await redis.sectorAppendOrdersWithinRate(keys.rateLimit(by), keys.orders, limits.limit, limits.windowMs, limits.maxQueued, ...args);
-  if (code === 1) return { outcome: 'appended', ids: rest };
+  const reply = await runScript(redis, args);
+  const code = reply[0];
+  if (code === 1) return { outcome: 'appended', ids: reply.slice(1) as string[] };
   if (code === 2) return { outcome: 'stream_full' };
-  const left = Number(rest[0]);
+  const left = Number(reply[1]);
   return { outcome: 'rate_limited', retryAfterMs: left > 0 ? left : limits.windowMs };
 }

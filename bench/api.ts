@@ -3,6 +3,9 @@
 // measured in the same run). Goal from issue 3: orders >= 0.7x ceiling, p99 <= 25 ms.
 //
 //   npx tsx bench/api.ts             run everything and print the figures
+//   BENCH_CPU_PROF=<dir> npx tsx bench/api.ts
+//                                    the same, and the server process writes a V8 CPU
+//                                    profile (.cpuprofile) into <dir> when it stops
 //
 // One file, three roles, so that server and load generator never share an event loop:
 //   (no argument)      orchestrator: private redis-server, server process, load processes
@@ -102,8 +105,11 @@ async function loadRole(baseUrl: string, route: string): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------- orchestrator
-function spawnSelf(args: string[]): { child: ChildProcess; firstLine: Promise<string> } {
-  const child = spawn(TSX, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function spawnSelf(args: string[], nodeFlags: string[] = []): { child: ChildProcess; firstLine: Promise<string> } {
+  const child =
+    nodeFlags.length === 0
+      ? spawn(TSX, [SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, [...nodeFlags, '--import', 'tsx', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const firstLine = new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (d: Buffer) => {
@@ -126,7 +132,9 @@ const fmt = (r: LoadResult) =>
 
 async function orchestrate(): Promise<void> {
   const redis = await startTestRedis();
-  const server = spawnSelf(['serve', redis.url]);
+  // BENCH_CPU_PROF=<dir>: the server process writes a V8 CPU profile there when it stops
+  const profDir = process.env.BENCH_CPU_PROF;
+  const server = spawnSelf(['serve', redis.url], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
   try {
     const { port } = JSON.parse(await server.firstLine) as { port: number };
     const baseUrl = `http://127.0.0.1:${port}`;

@@ -57,6 +57,17 @@ describe('the auth matrix', () => {
     expect(entry![1]).toEqual(['order', JSON.stringify(note('BotFaction', text)), 'by', 'BotFaction']);
   });
 
+  it('appends exactly once when Redis has lost the append script (SCRIPT FLUSH): NOSCRIPT, then the script is sent', async () => {
+    await h.client.script('FLUSH');
+    const before = await streamLength();
+    const res = await postOrder(h.url, note('BotFaction', 'after a script flush'), TOKENS.BotFaction);
+    expect(res.status).toBe(202);
+    const { id } = OrderAccepted.parse(await res.json());
+    expect(await streamLength()).toBe(before + 1);
+    const [entry] = (await h.client.xrange(keys.orders, id, id)) as StreamEntry[];
+    expect(entry![1]).toEqual(['order', JSON.stringify(note('BotFaction', 'after a script flush')), 'by', 'BotFaction']);
+  });
+
   it('refuses a missing, malformed or unknown token with 401 and a Bearer challenge', async () => {
     const { res } = await refused(() => postOrder(h.url, note('BotFaction')), 401, 'missing_token', 'Authorization');
     expect(res.headers.get('www-authenticate')).toContain('Bearer');
