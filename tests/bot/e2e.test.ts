@@ -53,6 +53,17 @@ async function eventsOf<T extends StoredEvent['type']>(type: T): Promise<Extract
   return (await readEvents(client, SIM_ID)).filter((e): e is Extract<StoredEvent, { type: T }> => e.type === type);
 }
 
+/** What happened to a faction's orders, for failure messages: applied count and rejections by reason. */
+async function orderStory(faction: string): Promise<string> {
+  const events = await readEvents(client, SIM_ID);
+  const applied = events.filter((e) => e.type === 'order_applied' && e.faction === faction).length;
+  const reasons = new Map<string, number>();
+  for (const e of events) if (e.type === 'order_rejected' && e.faction === faction) reasons.set(e.reason.replace(/\d+/g, 'N'), (reasons.get(e.reason.replace(/\d+/g, 'N')) ?? 0) + 1);
+  const snapshot = await fetch(`http://127.0.0.1:${apiPort}/snapshot`).then((r) => r.json() as Promise<{ tick: number; factions: { id: string; systems: number; ships: number }[] }>).catch(() => undefined);
+  const standing = snapshot?.factions.find((f) => f.id === faction);
+  return `${faction}: ${applied} applied, rejected ${JSON.stringify([...reasons])}, at tick ${snapshot?.tick} holds ${JSON.stringify(standing)}`;
+}
+
 async function untilTick(tick: number, what: string): Promise<void> {
   await pollUntil(async () => ((await committedTick(client, SIM_ID)) >= tick ? true : undefined), what, 120_000, 100);
 }
@@ -65,7 +76,9 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     SIM_ID,
     API_TOKENS: API_TOKENS_ENV,
-    TICK_DELAY: '0.02',
+    // Slow enough that both bots get most ticks even on a loaded machine: faster, one bot can
+    // fall behind, and its faction is wiped out before the checks below can see it play.
+    TICK_DELAY: '0.05',
     WORLD_SYSTEMS: '36',
     WORLD_FACTIONS: '2',
     WORLD_SEED: '7',
@@ -107,7 +120,9 @@ describe('two bots playing through the API', () => {
       'orders of both factions applied after the API returned',
       30_000,
       100,
-    );
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${(await Promise.all(FACTIONS.map(orderStory))).join('\n')}`);
+    });
   });
 
   it('stops on SIGTERM, and a restarted bot never acts again on a tick it already acted on', async () => {
@@ -128,7 +143,7 @@ describe('two bots playing through the API', () => {
   it('after a few hundred ticks both factions have given orders, systems changed hands, nothing was malformed', async () => {
     await untilTick(300, 'three hundred ticks');
     const applied = await eventsOf('order_applied');
-    for (const f of FACTIONS) expect(applied.filter((e) => e.faction === f).length, `orders applied for ${f}`).toBeGreaterThan(10);
+    for (const f of FACTIONS) expect(applied.filter((e) => e.faction === f).length, await orderStory(f)).toBeGreaterThan(10);
     const captured = await eventsOf('system_captured');
     for (const f of FACTIONS) expect(captured.filter((e) => e.to === f).length, `systems captured by ${f}`).toBeGreaterThan(0);
     const rejected = await eventsOf('order_rejected');
