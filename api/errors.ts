@@ -4,6 +4,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
+import { errorBody } from '../shared/http-error.ts';
 import type { ErrorBody } from './schemas.ts';
 
 export class HttpError extends Error {
@@ -21,7 +22,7 @@ export class HttpError extends Error {
   }
 
   toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.field === undefined ? {} : { field: this.field }) } };
+    return errorBody(this.code, this.message, this.field);
   }
 }
 

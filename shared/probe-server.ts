@@ -2,6 +2,7 @@
 // /ready and /metrics, so that orchestrators can probe them and Prometheus can scrape them.
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { errorBody } from './http-error.ts';
 
 export interface ProbeServer {
   port: number;
@@ -32,11 +33,11 @@ export async function startProbeServer(port: number, handlers: ProbeHandlers): P
     if (path === '/metrics') {
       handlers.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': handlers.registry.contentType }).end(body),
-        () => json(res, 500, { error: { code: 'internal', message: 'metrics collection failed' } }),
+        () => json(res, 500, errorBody('internal', 'metrics collection failed')),
       );
       return;
     }
-    json(res, 404, { error: { code: 'not_found', message: `no route ${path}; this server answers /health, /ready and /metrics` } });
+    json(res, 404, errorBody('not_found', `no route ${path}; this server answers /health, /ready and /metrics`));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

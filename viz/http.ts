@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { prom } from '../shared/metrics.ts';
+import { errorBody } from '../shared/http-error.ts';
 
 export const WS_PATH = '/ws';
 
@@ -24,10 +25,6 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** The error shape of every Sector HTTP service: {"error": {"code", "message", "field"?}}. */
-export function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
-  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
-}
 
 /** The page's files, read once at start-up: a fixed set, so no request can reach another file. */
 function loadPublicFiles(): Map<string, { body: Buffer; type: string }> {

@@ -13,7 +13,8 @@ import { StreamId } from '../shared/schemas.ts';
 import type { Service } from '../shared/service.ts';
 import { EventFeed } from './event-feed.ts';
 import { Fanout } from './fanout.ts';
-import { createVizApp, errorBody, WS_PATH } from './http.ts';
+import { errorBody } from '../shared/http-error.ts';
+import { createVizApp, WS_PATH } from './http.ts';
 import { createVizMetrics } from './metrics.ts';
 import { WorldReader } from './world-reader.ts';
 
