@@ -7,6 +7,7 @@ import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
 import type { Service } from '../shared/service.ts';
 import { createApiApp } from './app.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** A slow or hung Redis answers 503 after this long instead of holding requests open. */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
@@ -41,15 +42,30 @@ export function connectApiRedis(config: Config, log: Logger): Redis {
 }
 
 /** Serves a fetch handler on `port` (0: a free one); resolves once listening. */
-export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; inFlight(): number; close(): Promise<void> }> {
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch, port }, () => resolve(s));
     s.once('error', reject);
   });
+  // Once stopping, every response says `Connection: close`: a keep-alive client that was
+  // mid-request at SIGTERM reconnects (to another replica) instead of being served on.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  const sayClose = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (closing) sayClose(res);
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   return {
     port: (server.address() as AddressInfo).port,
+    inFlight: () => inFlight.size,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
+        inFlight.forEach(sayClose);
         // Stop accepting, let requests in flight finish, drop idle keep-alive connections
         // (they would hold close() open until they time out), and cut whatever is left after
         // a grace period so that SIGTERM ends the process well within 10 s (invariant I8).
@@ -62,7 +78,7 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
   };
 }
 
-export async function startApi(config: Config, log: Logger): Promise<Service & { port: number }> {
+export async function startApi(config: Config, log: Logger): Promise<Service & { port: number; inFlight(): number }> {
   const redis = connectApiRedis(config, log);
   await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
   const app = createApiApp({ redis, config, log });
@@ -71,7 +87,9 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
   if (config.API_TOKENS.length === 0) log.warn('no API_TOKENS configured: every write is refused (set API_TOKENS=name:token,...)');
   return {
     port: server.port,
+    inFlight: server.inFlight,
     async stop() {
+      log.info({ inFlight: server.inFlight() }, 'api stopping: finishing requests in flight');
       await server.close();
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,6 +1,7 @@
 // POST /orders and GET /orders/<id> over real HTTP against a real redis-server: the auth
 // matrix, bad input (nothing reaches Redis), batches, the shared rate limit, and order status
 // through a real worker's ticks.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchAccepted, OrderAccepted, OrderStatus } from '../../api/schemas.ts';
 import { startApi } from '../../api/server.ts';
@@ -113,6 +114,29 @@ describe('the auth matrix', () => {
     } finally {
       await api.stop();
     }
+  });
+});
+
+describe('graceful stop', () => {
+  it('answers a request in flight at stop, with Connection: close so the client moves on', async () => {
+    const api = await startApi(testConfig(h.redis.url), silent);
+    const body = JSON.stringify(note('BotFaction'));
+    const socket = net.connect(api.port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let answer = '';
+    socket.on('data', (d: Buffer) => {
+      answer += d.toString();
+    });
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Headers now, body after the stop has begun: the request is in flight across the stop.
+    socket.write(`POST /orders HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer ${TOKENS.BotFaction}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    await pollUntil(() => (api.inFlight() === 1 ? true : undefined), 'the API to have read the headers');
+    const stopped = api.stop();
+    socket.write(body);
+    await ended; // the server closes the connection after answering
+    await stopped;
+    expect(answer).toMatch(/^HTTP\/1\.1 202/);
+    expect(answer.toLowerCase()).toContain('connection: close');
   });
 });
 
