@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
 import type { Service } from '../shared/service.ts';
 import { createApiApp } from './app.ts';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** A slow or hung Redis answers 503 after this long instead of holding requests open. */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
@@ -42,43 +42,45 @@ export function connectApiRedis(config: Config, log: Logger): Redis {
 }
 
 /** Serves a fetch handler on `port` (0: a free one); resolves once listening. */
-export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; inFlight(): number; close(): Promise<void> }> {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch, port }, () => resolve(s));
+export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; requestsReceived(): number; close(): Promise<void> }> {
+  // serve() without a createServer option makes a plain node http.Server
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch, port }, () => resolve(s as Server));
     s.once('error', reject);
   });
-  // Once stopping, every response says `Connection: close`: a keep-alive client that was
-  // mid-request at SIGTERM reconnects (to another replica) instead of being served on.
+  // Once stopping, every new request is answered with `Connection: close`, and connections
+  // that fall idle (their request in flight answered) are closed every 50 ms: a keep-alive
+  // client moves on (to another replica) at once instead of being served through the grace
+  // period. Nothing is tracked per request: a 'close' listener per response cost ~10% of the
+  // orders route's throughput.
   let closing = false;
-  const inFlight = new Set<ServerResponse>();
-  const sayClose = (res: ServerResponse) => {
-    if (!res.headersSent) res.setHeader('Connection', 'close');
-  };
+  let received = 0;
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (closing) sayClose(res);
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    received += 1;
+    if (closing) res.setHeader('Connection', 'close');
   });
   return {
     port: (server.address() as AddressInfo).port,
-    inFlight: () => inFlight.size,
+    requestsReceived: () => received,
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
-        inFlight.forEach(sayClose);
         // Stop accepting, let requests in flight finish, drop idle keep-alive connections
         // (they would hold close() open until they time out), and cut whatever is left after
         // a grace period so that SIGTERM ends the process well within 10 s (invariant I8).
-        server.close(() => resolve());
-        if ('closeIdleConnections' in server) {
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS).unref();
-        }
+        const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();
+        const cut = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS).unref();
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }
 
-export async function startApi(config: Config, log: Logger): Promise<Service & { port: number; inFlight(): number }> {
+export async function startApi(config: Config, log: Logger): Promise<Service & { port: number; requestsReceived(): number }> {
   const redis = connectApiRedis(config, log);
   await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
   const app = createApiApp({ redis, config, log });
@@ -87,9 +89,9 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
   if (config.API_TOKENS.length === 0) log.warn('no API_TOKENS configured: every write is refused (set API_TOKENS=name:token,...)');
   return {
     port: server.port,
-    inFlight: server.inFlight,
+    requestsReceived: server.requestsReceived,
     async stop() {
-      log.info({ inFlight: server.inFlight() }, 'api stopping: finishing requests in flight');
+      log.info('api stopping: finishing requests in flight');
       await server.close();
       await redis.quit().catch(() => redis.disconnect());
     },
