@@ -1,11 +1,11 @@
 // `npm start`: every role in one process. Without REDIS_URL it runs its own redis-server
 // (append-only file under .sector/, so the world survives a restart) and stops it on exit.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { ApiToken, Config } from './config.ts';
+import { answersPing, freePort, waitForRedis } from './local-net.ts';
 import type { Logger } from './log.ts';
 import { FACTION_IDS } from './rules.ts';
 import type { Service, StartRole } from './service.ts';
@@ -15,52 +15,6 @@ export interface Starters {
   api: StartRole<Service & { port?: number }>;
   viz: StartRole<Service & { port?: number }>;
   bot: StartRole;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with status ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server did not listen on ${port} within ${deadlineMs} ms`);
-}
-
-/** True when a Redis answers PING on 127.0.0.1:port. */
-async function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d) => {
-      s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 const isAlive = (pid: number): boolean => {
@@ -104,7 +58,7 @@ export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sect
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--logfile', 'redis.log'],
     { stdio: 'ignore' },
   );
-  await waitForPort(port, child, 10_000);
+  await waitForRedis(port, child);
   writeFileSync(stateFile, JSON.stringify({ pid: child.pid, port }));
   log.info({ port, dataDir }, 'started a local redis-server (append-only file on)');
   return {
