@@ -4,8 +4,14 @@
 
 export interface SimKeys {
   readonly simId: string;
-  /** string with PX TTL: the holder's random token (redlock) */
+  /** string with PX TTL: the holder's token, `<workerId>:<random>` (see leaseHolder) */
   readonly lease: string;
+  /** hash: the simulation's registry entry (see shared/sim-registry.ts); its presence IS the simulation's existence */
+  readonly meta: string;
+  /** hash: sha256(token) hex -> faction id, tokens scoped to this simulation */
+  readonly tokens: string;
+  /** SCAN pattern matching every key of this simulation (deletion) */
+  readonly all: string;
   /** pub/sub channel: a releasing worker announces it so standbys take over at once */
   readonly leaseReleased: string;
   /** hash: the world, split into fields (see engine/store.ts for the layout) */
@@ -25,6 +31,9 @@ export function simKeys(simId: string): SimKeys {
   return {
     simId,
     lease: `${p}:lease`,
+    meta: `${p}:meta`,
+    tokens: `${p}:tokens`,
+    all: `${p}:*`,
     leaseReleased: `${p}:lease-released`,
     snapshot: `${p}:snapshot`,
     orders: `${p}:orders`,
@@ -49,3 +58,25 @@ export const SnapshotField = {
 export const RESULTS_GENERATION_TICKS = 1000;
 export const RESULTS_GENERATIONS_KEPT = 3;
 export const resultsGeneration = (tick: number): number => Math.floor(tick / RESULTS_GENERATION_TICKS);
+
+// --- Many simulations: global keys (each its own slot; no command spans a simulation and these)
+
+/** zset: member = simulation id, score = creation time (ms). The index used to list; meta is the truth. */
+export const SIMS_INDEX_KEY = 'sector:sims';
+/** zset: member = worker id, score = heartbeat expiry (ms epoch). Live workers have score > now. */
+export const WORKERS_KEY = 'sector:workers';
+/** hash: worker id -> JSON of what it reports with its heartbeat (simulations held, ...) */
+export const WORKER_INFO_KEY = 'sector:workers:info';
+/** pub/sub channel: a worker that releases simulations (or joins, or leaves) announces it here */
+export const POOL_CHANNEL = 'sector:pool';
+
+/** Simulation ids: lower-case, digits, _ and -, starting with a letter or digit; at most 63. */
+export const SIM_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/** A lease value is `<workerId>:<random>`; worker ids may contain ':', the random part may not. */
+export const leaseValue = (workerId: string, random: string): string => `${workerId}:${random}`;
+export function leaseHolder(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const at = value.lastIndexOf(':');
+  return at > 0 ? value.slice(0, at) : null;
+}

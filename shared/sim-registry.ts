@@ -1,0 +1,234 @@
+// The registry of simulations (invariant I11). A simulation exists exactly while its
+// `sim:{S}:meta` hash exists: every write to a simulation's keys (the worker's commit and
+// lease, the API's order append) checks meta atomically in the simulation's own slot, so a
+// late writer cannot bring a deleted simulation back. `sector:sims` is only an index for
+// listing. No command spans two simulations, nor a simulation and a global key, so the
+// keys can live in different slots of a Redis Cluster.
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Config } from './config.ts';
+import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, leaseHolder, simKeys } from './keyspace.ts';
+import { redisScript } from './redis-script.ts';
+
+export const SimId = z.string().regex(SIM_ID_PATTERN, 'a simulation id is 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
+
+export const SIM_STATES = ['running', 'paused'] as const;
+export type SimState = (typeof SIM_STATES)[number];
+
+/** Tick delays a simulation may be given (ms); the configured default world may use any TICK_DELAY. */
+export const TickDelayMs = z.number().int().min(10).max(3_600_000);
+
+/** What an admin gives to create a simulation (the API validates with this). */
+export const SimParams = z.strictObject({
+  id: SimId,
+  name: z.string().max(100).optional(),
+  systems: z.number().int().min(2).max(5000).default(60),
+  factions: z.number().int().min(1).max(16).default(4),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+  tickDelayMs: TickDelayMs.default(500),
+});
+export type SimParams = z.input<typeof SimParams>;
+
+export interface SimMeta {
+  id: string;
+  name: string;
+  systems: number;
+  factions: number;
+  seed: number;
+  tickDelayMs: number;
+  state: SimState;
+  createdAt: number;
+}
+
+/** The fields of the meta hash, in the order they are written. */
+const META_FIELDS = ['name', 'systems', 'factions', 'seed', 'tickDelayMs', 'state', 'createdAt'] as const;
+
+function metaArgs(m: SimMeta): string[] {
+  return META_FIELDS.flatMap((f) => [f, String(m[f])]);
+}
+
+/** Decodes an HGETALL of meta; null when absent (the simulation does not exist). */
+export function decodeSimMeta(id: string, hash: Record<string, string> | null | undefined): SimMeta | null {
+  if (!hash || hash.createdAt === undefined) return null;
+  return {
+    id,
+    name: hash.name ?? id,
+    systems: Number(hash.systems),
+    factions: Number(hash.factions),
+    seed: Number(hash.seed),
+    tickDelayMs: Number(hash.tickDelayMs),
+    state: hash.state === 'paused' ? 'paused' : 'running',
+    createdAt: Number(hash.createdAt),
+  };
+}
+
+// KEYS: meta, snapshot, events. ARGV[1]: 'fresh' or 'adopt', then meta field/value pairs.
+// 'fresh' refuses (2) while keys of an earlier incarnation remain (a delete that crashed
+// half-way): the caller purges them and tries again. 'adopt' registers an existing world.
+const CREATE = redisScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[1] == 'fresh' and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1) then return 2 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+`);
+
+// KEYS: meta. ARGV: field/value pairs. HSET only on an existing simulation (never re-creates one).
+const UPDATE = redisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`);
+
+export class SimExistsError extends Error {
+  constructor(readonly simId: string) {
+    super(`simulation ${simId} already exists`);
+    this.name = 'SimExistsError';
+  }
+}
+
+/** Pool-channel messages, so that the worker holding a simulation acts at once. */
+export const poolMessage = {
+  changed: (id: string) => `changed ${id}`,
+  created: (id: string) => `created ${id}`,
+  deleted: (id: string) => `deleted ${id}`,
+  released: (id: string) => `released ${id}`,
+  joined: (workerId: string) => `joined ${workerId}`,
+  left: (workerId: string) => `left ${workerId}`,
+};
+
+async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt'): Promise<boolean> {
+  const keys = simKeys(meta.id);
+  for (let attempt = 0; ; attempt++) {
+    const r = Number(await CREATE.run(redis, [keys.meta, keys.snapshot, keys.events], [mode, ...metaArgs(meta)]));
+    if (r === 0) return false;
+    if (r === 1) break;
+    if (attempt > 0) throw new Error(`simulation ${meta.id}: keys of a deleted incarnation keep reappearing`);
+    await purgeSimKeys(redis, meta.id);
+  }
+  // meta first, index second: an index entry without meta means "being deleted", never "being created"
+  await redis.zadd(SIMS_INDEX_KEY, meta.createdAt, meta.id);
+  await redis.publish(POOL_CHANNEL, poolMessage.created(meta.id));
+  return true;
+}
+
+/** Creates a simulation; throws SimExistsError when the id is taken. Validates its input. */
+export async function createSim(redis: Redis, params: SimParams, now = Date.now()): Promise<SimMeta> {
+  const p = SimParams.parse(params);
+  const meta: SimMeta = { id: p.id, name: p.name ?? p.id, systems: p.systems, factions: p.factions, seed: p.seed, tickDelayMs: p.tickDelayMs, state: 'running', createdAt: now };
+  if (!(await register(redis, meta, 'fresh'))) throw new SimExistsError(p.id);
+  return meta;
+}
+
+/**
+ * Registers the configured SIM_ID (from WORLD_* and TICK_DELAY) unless it is registered
+ * already, keeping any world it has: deployments from before the registry keep theirs.
+ * Idempotent; run at start by the worker pool and the API. An existing entry wins over the
+ * environment (change it with PATCH /sims/<id>).
+ */
+export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_ID' | 'WORLD_SYSTEMS' | 'WORLD_FACTIONS' | 'WORLD_SEED' | 'TICK_DELAY'>, now = Date.now()): Promise<SimMeta> {
+  const meta: SimMeta = {
+    id: config.SIM_ID,
+    name: config.SIM_ID,
+    systems: config.WORLD_SYSTEMS,
+    factions: config.WORLD_FACTIONS,
+    seed: config.WORLD_SEED,
+    tickDelayMs: Math.round(config.TICK_DELAY * 1000),
+    state: 'running',
+    createdAt: now,
+  };
+  if (await register(redis, meta, 'adopt')) return meta;
+  const existing = await getSim(redis, config.SIM_ID);
+  if (!existing) return ensureDefaultSim(redis, config, now); // deleted meanwhile: register again
+  // a crash between meta and index (or an index entry lost) heals here
+  await redis.zadd(SIMS_INDEX_KEY, 'NX', existing.createdAt, existing.id);
+  return existing;
+}
+
+export async function getSim(redis: Redis, id: string): Promise<SimMeta | null> {
+  return decodeSimMeta(id, await redis.hgetall(simKeys(id).meta));
+}
+
+/**
+ * Every registered simulation, oldest first. One HGETALL per simulation, pipelined (each on
+ * its own slot). Index entries whose meta is gone are left-overs of a delete that did not
+ * finish: they are dropped here and removed from the index.
+ */
+export async function listSims(redis: Redis): Promise<SimMeta[]> {
+  const ids = await redis.zrange(SIMS_INDEX_KEY, 0, -1);
+  if (ids.length === 0) return [];
+  const p = redis.pipeline();
+  for (const id of ids) p.hgetall(simKeys(id).meta);
+  const replies = (await p.exec()) ?? [];
+  const out: SimMeta[] = [];
+  const orphans: string[] = [];
+  ids.forEach((id, i) => {
+    const [err, hash] = replies[i] ?? [null, null];
+    if (err) throw err;
+    const meta = decodeSimMeta(id, hash as Record<string, string>);
+    if (meta) out.push(meta);
+    else orphans.push(id);
+  });
+  if (orphans.length > 0) await dropOrphans(redis, orphans);
+  return out;
+}
+
+/** ZREMs index entries without meta; puts back any that was re-created in between. */
+async function dropOrphans(redis: Redis, ids: string[]): Promise<void> {
+  await redis.zrem(SIMS_INDEX_KEY, ...ids);
+  for (const id of ids) {
+    const meta = await getSim(redis, id);
+    if (meta) await redis.zadd(SIMS_INDEX_KEY, meta.createdAt, id);
+  }
+}
+
+async function update(redis: Redis, id: string, fields: Record<string, string>): Promise<boolean> {
+  const ok = Number(await UPDATE.run(redis, [simKeys(id).meta], Object.entries(fields).flat())) === 1;
+  if (ok) await redis.publish(POOL_CHANNEL, poolMessage.changed(id));
+  return ok;
+}
+
+/** false when the simulation does not exist. Takes effect at the next tick boundary. */
+export const pauseSim = (redis: Redis, id: string): Promise<boolean> => update(redis, id, { state: 'paused' });
+export const resumeSim = (redis: Redis, id: string): Promise<boolean> => update(redis, id, { state: 'running' });
+export async function setTickDelay(redis: Redis, id: string, tickDelayMs: number): Promise<boolean> {
+  return update(redis, id, { tickDelayMs: String(TickDelayMs.parse(tickDelayMs)) });
+}
+
+/** UNLINKs every key of the simulation but its meta (SCAN on the simulation's own pattern). */
+async function purgeSimKeys(redis: Redis, id: string): Promise<number> {
+  const keys = simKeys(id);
+  let cursor = '0';
+  let removed = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', keys.all, 'COUNT', 1000);
+    cursor = next;
+    const doomed = found.filter((k) => k !== keys.meta);
+    if (doomed.length > 0) removed += await redis.unlink(...doomed);
+  } while (cursor !== '0');
+  return removed;
+}
+
+export type DeleteOutcome = 'deleted' | 'not_found' | 'protected';
+
+/**
+ * Deletes a simulation and every key it has. (1) One MULTI on its slot deletes meta and the
+ * lease: from then on no worker can commit (its commit WATCHes meta and requires it) nor take
+ * the lease (acquisition requires meta). (2) SCAN + UNLINK the rest. (3) ZREM the index.
+ * A crash after (1) leaves keys that a later create of the same id purges first, and an
+ * index entry that listSims drops.
+ */
+export async function deleteSim(redis: Redis, id: string, opts: { defaultSimId: string }): Promise<DeleteOutcome> {
+  if (id === opts.defaultSimId) return 'protected';
+  const keys = simKeys(id);
+  const reply = await redis.multi().del(keys.meta).del(keys.lease).exec();
+  const existed = Number(reply?.[0]?.[1] ?? 0) === 1;
+  await redis.publish(POOL_CHANNEL, poolMessage.deleted(id));
+  await purgeSimKeys(redis, id);
+  await redis.zrem(SIMS_INDEX_KEY, id);
+  return existed ? 'deleted' : 'not_found';
+}
+
+/** The worker holding the simulation's lease, or null. */
+export async function simHolder(redis: Redis, id: string): Promise<string | null> {
+  return leaseHolder(await redis.get(simKeys(id).lease));
+}
