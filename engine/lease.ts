@@ -50,13 +50,17 @@ export class Lease {
     }
   }
 
-  /** Extends through redlock (compare-and-pexpire); false when the lease was lost. */
-  async extend(): Promise<boolean> {
+  /**
+   * Extends through redlock (compare-and-pexpire) to `ms` from now (the TTL unless a slow tick
+   * needs longer); false when the lease was lost.
+   */
+  async extend(ms = this.ttlMs): Promise<boolean> {
     if (!this.lock) return false;
     const started = Date.now();
+    const duration = Math.ceil(ms);
     try {
-      this.lock = await this.lock.extend(this.ttlMs);
-      this.until = started + this.ttlMs;
+      this.lock = await this.lock.extend(duration);
+      this.until = started + duration;
       return true;
     } catch {
       this.forget();
@@ -64,7 +68,7 @@ export class Lease {
     }
   }
 
-  /** Called after a commit that renewed the lease inside its MULTI. */
+  /** Called after a commit that renewed the lease inside its MULTI, sent at `startedMs` (or later). */
   renewedAt(startedMs: number): void {
     this.until = startedMs + this.ttlMs;
     // Keep redlock's own idea of the expiry in step, or its extend() would refuse a lease

@@ -16,6 +16,7 @@ import type { World } from '../shared/world.ts';
 import { advance } from './advance.ts';
 import { Lease } from './lease.ts';
 import { eventId, snapshotWrites } from './store.ts';
+import { LEASE_STRETCH_MAX, TickBudget } from './tick-budget.ts';
 import { generateWorld } from './worldgen.ts';
 
 export interface WorkerHooks {
@@ -49,6 +50,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
   general.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   subscriber.on('error', () => {});
   const lease = new Lease(general, keys.lease, config.LEASE_TTL_MS);
+  const budget = new TickBudget(config.LEASE_TTL_MS);
   const tickDelayMs = config.TICK_DELAY * 1000;
   // A standby polls this often, and also wakes at once when a leader announces a release.
   const standbyPollMs = Math.max(20, Math.min(250, config.LEASE_TTL_MS / 10));
@@ -63,7 +65,13 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     tick: new prom.Gauge({ name: 'sector_world_tick', help: 'last tick committed by this worker', registers: [registry] }),
   };
 
+  // The world as of the snapshot's `rev`. Kept across lost leases and aborted attempts: the
+  // rev read under the WATCH says whether it is still current, so it is never trusted stale.
   let cache: Cached | null = null;
+  /** a generated world not yet committed, kept so that an aborted seed attempt is cheap to retry */
+  let seedWorld: World | null = null;
+  /** attempts that outlasted their lease, for rate-limiting the operator's log line */
+  let outlasted = 0;
   let stopping = false;
   const wake = new AbortController();
   let wakeStandby: (() => void) | null = null;
@@ -100,7 +108,6 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         if (await lease.extend()) log.info('lease extended');
         else {
           log.warn('lease lost while idle');
-          cache = null;
           return;
         }
       }
@@ -110,29 +117,58 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
 
   async function loadOrSeed(c: Redis, rev: string | null): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
     if (cache && rev !== null && cache.rev === rev) return { world: cache.world, prev: cache, seeded: false };
+    const loadStarted = Date.now();
     const stored = decodeSnapshotHash(await c.hgetall(keys.snapshot));
     if (stored) {
-      log.info({ tick: stored.world.meta.tick }, 'loaded the world from Redis');
+      budget.recordLoad(Date.now() - loadStarted);
+      log.info({ tick: stored.world.meta.tick, ms: Date.now() - loadStarted }, 'loaded the world from Redis');
+      // Cached at once, not only after a commit: an attempt that outlasts its lease retries on
+      // this copy (if its rev is still the stored one) instead of loading the world again.
+      cache = stored;
       // The hash holds exactly stored.world: the commit writes only the chunks that change.
       return { world: stored.world, prev: stored, seeded: false };
     }
     if ((await c.exists(keys.events)) > 0) {
       // Events without a snapshot: a world existed and its snapshot was lost (evicted, deleted).
       // Seeding would re-apply every retained order to a different world: refuse, loudly.
-      throw new WorldLostError(`the snapshot ${keys.snapshot} is missing but ${keys.events} exists: refusing to seed a new world over a lost one; delete ${keys.events} (or every sim:{${config.SIM_ID}}:* key) to start afresh`);
+      throw new WorldLostError(`the snapshot ${keys.snapshot} is missing but ${keys.events} exists: refusing to seed a new world over a lost one. To start a new world instead, delete ${keys.events}: it starts after the last order in ${keys.orders}, so none of the old world's orders is applied to it`);
     }
-    const world = generateWorld({ systems: config.WORLD_SYSTEMS, factions: config.WORLD_FACTIONS, seed: config.WORLD_SEED }, Date.now());
-    log.info({ systems: config.WORLD_SYSTEMS, factions: world.meta.factions.map((f) => f.id), seed: config.WORLD_SEED }, 'no world in Redis: seeding a new one');
-    return { world, prev: null, seeded: true };
+    // A new world starts after every order already in the orders stream: that stream outlives
+    // the snapshot and events of an earlier world of this SIM_ID, and no order sent to that
+    // world may be applied to this one. The last id is read under a WATCH of the stream, kept
+    // until EXEC, so the world starts after exactly the orders there when it comes into being:
+    // an order appended between this read and the EXEC aborts the commit, and the next attempt
+    // reads again (without the WATCH it would be applied by the new world's first tick although
+    // it was sent while no world existed). Nothing before the mark is applied, nothing after it
+    // is skipped. The generated world is kept across attempts, so a retry costs a round trip.
+    const [, lastOrder] = (await c.pipeline().watch(keys.orders).xrevrange(keys.orders, '+', '-', 'COUNT', 1).exec()) ?? [];
+    if (lastOrder?.[0]) throw lastOrder[0];
+    const lastOrderId = (lastOrder?.[1] as StreamEntry[] | undefined)?.[0]?.[0] ?? '0-0';
+    const genStarted = Date.now();
+    if (!seedWorld) {
+      seedWorld = generateWorld({ systems: config.WORLD_SYSTEMS, factions: config.WORLD_FACTIONS, seed: config.WORLD_SEED }, Date.now());
+      budget.recordLoad(Date.now() - genStarted);
+      log.info({ systems: config.WORLD_SYSTEMS, factions: seedWorld.meta.factions.map((f) => f.id), seed: config.WORLD_SEED, lastOrderId }, 'no world in Redis: seeding a new one');
+    }
+    return { world: { ...seedWorld, meta: { ...seedWorld.meta, lastOrderId } }, prev: null, seeded: true };
   }
 
   /** One attempt at one tick. Never commits unless the WATCHed lease still holds our token. */
   async function tick(): Promise<TickOutcome> {
     const c = commit.redis;
+    if (!lease.held || c.status !== 'ready') return lease.held ? 'conflict' : 'lost';
+    // Stretch the lease first if this attempt may outlast what is left of it (see tick-budget.ts).
+    const neededMs = budget.neededMs(cache !== null);
+    if (lease.remainingMs() < neededMs) {
+      const ms = budget.leaseFor(neededMs);
+      if (!(await lease.extend(ms))) return 'lost';
+      log.debug({ ms, neededMs }, 'lease stretched for a slow tick');
+    }
     const token = lease.token;
-    if (!token || c.status !== 'ready') return token ? 'conflict' : 'lost';
+    if (!token) return 'lost';
     const epoch = commit.epoch();
     const started = Date.now();
+    const leaseEnds = started + lease.remainingMs();
     // WATCH first, then read the lease: a key that had already expired when WATCHed would
     // not abort EXEC, so the token check must come after the WATCH. One round trip: WATCH,
     // the lease, the snapshot's rev and (when the cached world is current) the next orders.
@@ -201,6 +237,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     m.pexpire(keys.lease, config.LEASE_TTL_MS);
 
     let reply: [Error | null, unknown][] | null;
+    const execSent = Date.now();
     try {
       reply = await m.exec();
     } catch (err) {
@@ -215,13 +252,18 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       reply = [];
     }
     if (reply === null) {
-      cache = null;
+      // A watched key changed (the cache stays: the next attempt's rev says if it is current).
+      budget.recordAttempt(Date.now() - started);
+      if (Date.now() >= leaseEnds) reportOutlasted(tickNo, Date.now() - started);
       return 'conflict';
     }
     const outcomeWasUnknown = reply.length === 0;
     const failed = reply.find(([err]) => err);
     if (failed) log.error({ err: failed[0]?.message, tick: tickNo }, 'a command inside the commit failed');
-    lease.renewedAt(started);
+    // The PEXPIRE inside the MULTI ran at EXEC, after execSent: renewed from then at the latest.
+    lease.renewedAt(execSent);
+    budget.recordAttempt(Date.now() - started);
+    if (seeded) seedWorld = null;
     if (!outcomeWasUnknown) cache = { world: next, rev: newRev, orderMarks };
     metrics.ticks.inc();
     metrics.tick.set(tickNo);
@@ -229,6 +271,20 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
     log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
     return 'committed';
+  }
+
+  /** An attempt ran past its lease and was aborted: say what took how long, and what to change. */
+  function reportOutlasted(tickNo: number, ms: number): void {
+    outlasted += 1;
+    const detail = { tick: tickNo, tickMs: ms, loadMs: budget.lastLoadMs, leaseTtlMs: config.LEASE_TTL_MS, maxLeaseMs: budget.maxLeaseMs };
+    if (ms < budget.maxLeaseMs) {
+      log.warn(detail, 'a tick outlasted its lease and was not committed; the next attempt stretches the lease first');
+    } else if (outlasted === 1 || outlasted % 20 === 0) {
+      log.error(
+        { ...detail, attempts: outlasted },
+        `tick ${tickNo} took ${ms} ms (${budget.lastLoadMs} ms of it loading the world), longer than the longest lease a worker may hold (${LEASE_STRETCH_MAX} × LEASE_TTL_MS = ${budget.maxLeaseMs} ms): it cannot commit; raise LEASE_TTL_MS to at least ${budget.ttlToFit(ms)} or give the worker more CPU`,
+      );
+    }
   }
 
   async function loop(): Promise<void> {
@@ -241,7 +297,6 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
           // The local deadline passed without a renewal (a long pause, a stalled tick).
           log.warn({ workerId }, 'lease lost: expired before it was renewed; standing by');
           leading = false;
-          cache = null;
         }
         metrics.leader.set(0);
         releaseAnnounced = false;
@@ -284,7 +339,6 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
         log.warn({ workerId }, 'lease lost; standing by');
         leading = false;
         lease.forget();
-        cache = null;
         metrics.leader.set(0);
       } else if (outcome === 'conflict') {
         metrics.conflicts.inc();

@@ -1,0 +1,119 @@
+// Judging one writer (I1) and fencing (I2) from Redis' own data, not from worker log lines:
+// - every commit that landed, as Redis executed it (MONITOR shows the commands of an EXEC only
+//   when the transaction ran; an aborted one shows none), with the client that sent it;
+// - the events stream, whose ids are `<tick>-<n>`.
+import { Redis } from 'ioredis';
+import { simKeys } from '../../shared/keyspace.ts';
+import type { StreamEntry } from '../../shared/streams.ts';
+
+export interface LandedCommit {
+  /** the tick the commit wrote (from the `rev` it set: `<tick>:<uuid>`) */
+  tick: number;
+  rev: string;
+  /** the sending connection's name (`sector-commit:<workerId>`), when it could be resolved */
+  client: string | undefined;
+}
+
+export interface CommitRecorder {
+  /** landed commits of the simulation, in the order Redis executed them */
+  readonly commits: LandedCommit[];
+  /** the ticks committed by one worker (by its WORKER_ID) */
+  ticksOf(workerId: string): number[];
+  stop(): Promise<void>;
+}
+
+/** Records every commit that lands on the snapshot of `simId`. Start it before the workers. */
+export async function recordCommits(port: number, simId: string): Promise<CommitRecorder> {
+  const snapshotKey = simKeys(simId).snapshot;
+  const control = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  control.on('error', () => {});
+  const names = new Map<string, Promise<string | undefined>>();
+  const nameOf = (addr: string) => {
+    let p = names.get(addr);
+    if (!p) {
+      // Asked when the address is first seen: the client has just sent a command, so it is
+      // still listed (a client killed later is gone from CLIENT LIST).
+      p = (control.client('LIST') as Promise<string>).then(
+        (list) => /name=(\S*)/.exec(list.split('\n').find((l) => l.includes(` addr=${addr} `)) ?? '')?.[1] || undefined,
+        () => undefined,
+      );
+      names.set(addr, p);
+    }
+    return p;
+  };
+  const pending: { tick: number; rev: string; name: Promise<string | undefined> }[] = [];
+  const monitor = await new Redis(port, '127.0.0.1').monitor();
+  monitor.on('error', () => {});
+  let flushed: ((marker: string) => void) | undefined;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (args[0]?.toLowerCase() === 'echo') flushed?.(args[1] ?? '');
+    if (args[0]?.toLowerCase() !== 'hset' || args[1] !== snapshotKey) return;
+    for (let i = 2; i + 1 < args.length; i += 2) {
+      if (args[i] !== 'rev') continue;
+      const rev = args[i + 1]!;
+      pending.push({ tick: Number(rev.split(':')[0]), rev, name: nameOf(source) });
+    }
+  });
+  const commits: LandedCommit[] = [];
+  const settle = async () => {
+    while (commits.length < pending.length) {
+      const p = pending[commits.length]!;
+      commits.push({ tick: p.tick, rev: p.rev, client: await p.name });
+    }
+  };
+  return {
+    commits,
+    ticksOf: (workerId) => commits.filter((c) => c.client === `sector-commit:${workerId}`).map((c) => c.tick),
+    async stop() {
+      // MONITOR delivers in order: once it shows this ECHO, every earlier commit has arrived.
+      const marker = `commits-flushed-${Date.now()}`;
+      const seen = new Promise<void>((resolve) => {
+        flushed = (m) => m === marker && resolve();
+      });
+      await control.echo(marker).catch(() => {});
+      await Promise.race([seen, new Promise((r) => setTimeout(r, 5000).unref())]);
+      await settle();
+      monitor.disconnect();
+      control.disconnect();
+    },
+  };
+}
+
+/** tick -> the sequence numbers of its event ids, in stream order */
+export async function eventIdsByTick(redis: Redis, simId: string): Promise<Map<number, number[]>> {
+  const entries = (await redis.xrange(simKeys(simId).events, '-', '+')) as StreamEntry[];
+  const byTick = new Map<number, number[]>();
+  for (const [id] of entries) {
+    const [tick, seq] = id.split('-').map(Number) as [number, number];
+    byTick.set(tick, [...(byTick.get(tick) ?? []), seq]);
+  }
+  return byTick;
+}
+
+/**
+ * What I1 demands, from Redis' data: the landed commits wrote ticks first..last once each, in
+ * order, and the events stream holds those ticks, each with ids `<tick>-1..n` and no gap.
+ * Returns a list of violations (empty when all holds), so a test shows all of them at once.
+ */
+export async function tickViolations(redis: Redis, simId: string, commits: readonly LandedCommit[]): Promise<string[]> {
+  const problems: string[] = [];
+  const ticks = commits.map((c) => c.tick);
+  ticks.forEach((t, i) => {
+    if (i > 0 && t !== ticks[i - 1]! + 1) problems.push(`commit #${i} wrote tick ${t} after tick ${ticks[i - 1]} (by ${commits[i]!.client})`);
+  });
+  const events = await eventIdsByTick(redis, simId);
+  const streamTicks = [...events.keys()];
+  if (ticks.length > 0) {
+    const first = ticks[0]!;
+    const last = ticks[ticks.length - 1]!;
+    for (let t = first; t <= last; t++) {
+      const seqs = events.get(t);
+      if (!seqs) problems.push(`tick ${t} was committed but has no events`);
+      else if (seqs.some((s, i) => s !== i + 1)) problems.push(`tick ${t} has event ids ${seqs.join(',')}`);
+    }
+    const extra = streamTicks.filter((t) => t < first || t > last);
+    // events of ticks committed before the recorder started are not extra
+    if (extra.some((t) => t > last)) problems.push(`events of ticks never committed: ${extra.filter((t) => t > last).join(',')}`);
+  }
+  return problems;
+}
