@@ -1,70 +1,15 @@
-// The pure simulation: determinism and the invariants of the rules, by property tests.
+// The pure simulation: world generation, determinism, order handling and the snapshot layout.
+// The rules' invariants (conservation, ownership, transit) are in advance-rules.test.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { advance } from '../../engine/advance.ts';
 import { snapshotWrites } from '../../engine/store.ts';
 import { generateWorld } from '../../engine/worldgen.ts';
-import { garrisonAt } from '../../shared/rules.ts';
 import type { Order, SectorEvent } from '../../shared/schemas.ts';
 import type { DecodedOrder } from '../../shared/streams.ts';
-import { allFleets, allSystems, canonicalWorld, chunkOf, getSystem, type World } from '../../shared/world.ts';
+import { allFleets, allSystems, canonicalWorld, chunkOf, getSystem } from '../../shared/world.ts';
 import { decodeSnapshotHash } from '../../shared/world-store.ts';
-
-type RawOrder = { kind: number; a: number; b: number; c: number; admin: boolean };
-
-/** Turns random numbers into orders that refer to things that (mostly) exist. */
-function concreteOrder(world: World, raw: RawOrder, id: string): DecodedOrder {
-  const factions = world.meta.factions;
-  const faction = factions[raw.a % factions.length]!.id;
-  const systems = [...allSystems(world)];
-  const fleets = [...allFleets(world)];
-  const system = systems[raw.b % systems.length]!;
-  let order: Order;
-  switch (raw.kind % 4) {
-    case 0:
-      order = { type: 'note', faction, text: `note ${raw.c}` };
-      break;
-    case 1: {
-      // usually from one of the faction's own systems, sometimes impossible
-      const own = systems.filter((s) => s.owner === faction);
-      const from = own.length > 0 && raw.c % 5 !== 0 ? own[raw.b % own.length]! : system;
-      order = { type: 'add_fleet', faction, system: from.id, ships: 1 + (raw.c % 15) };
-      break;
-    }
-    case 2: {
-      const fleet = fleets.length > 0 ? fleets[raw.b % fleets.length]! : undefined;
-      const at = fleet ? getSystem(world, fleet.system)! : system;
-      order = { type: 'move_fleet', faction: fleet && raw.c % 7 !== 0 ? fleet.owner : faction, fleet: fleet?.id ?? 1, to: at.lanes[raw.c % at.lanes.length] ?? 0 };
-      break;
-    }
-    default:
-      order = { type: 'set_owner', faction, system: system.id };
-  }
-  return { ok: true, queued: { id, by: raw.admin ? 'admin' : order.faction, order } };
-}
-
-const totalShips = (w: World, tick: number) =>
-  [...allSystems(w)].reduce((n, s) => n + garrisonAt(s, tick), 0) + [...allFleets(w)].reduce((n, f) => n + f.ships, 0);
-
-const rawOrder = fc.record({ kind: fc.nat(), a: fc.nat(), b: fc.nat(), c: fc.nat(), admin: fc.boolean() });
-const scenario = fc.record({
-  systems: fc.integer({ min: 4, max: 40 }),
-  factions: fc.integer({ min: 1, max: 4 }),
-  seed: fc.nat(),
-  ticks: fc.array(fc.array(rawOrder, { maxLength: 8 }), { minLength: 1, maxLength: 30 }),
-});
-
-type Scenario = { systems: number; factions: number; seed: number; ticks: RawOrder[][] };
-
-function play(s: Scenario, check: (before: World, after: World, events: SectorEvent[]) => void) {
-  let world = generateWorld({ systems: s.systems, factions: s.factions, seed: s.seed });
-  s.ticks.forEach((raws, t) => {
-    const orders = raws.map((r, i) => concreteOrder(world, r, `${t + 1}-${i}`));
-    const { world: next, events } = advance(world, orders, 1000 * (t + 1));
-    check(world, next, events);
-    world = next;
-  });
-}
+import { battlefield, concreteOrder, play, scenario } from './scenarios.ts';
 
 describe('world generation', () => {
   it('is seeded: the same parameters give the same world, another seed another', () => {
@@ -134,7 +79,7 @@ describe('advance', () => {
 
   it('keeps ships non-negative and fleets on existing systems and lanes', () => {
     fc.assert(
-      fc.property(scenario, (s) => {
+      fc.property(fc.oneof(scenario, battlefield), (s) => {
         play(s, (_before, after) => {
           for (const sys of allSystems(after)) expect(sys.garrison).toBeGreaterThanOrEqual(0);
           for (const f of allFleets(after)) {
@@ -150,44 +95,6 @@ describe('advance', () => {
       }),
       { numRuns: 80 },
     );
-  });
-
-  it('changes ownership only by capture or set_owner', () => {
-    fc.assert(
-      fc.property(scenario, (s) => {
-        play(s, (before, after, events) => {
-          const explained = new Set(events.flatMap((e) => (e.type === 'system_captured' || e.type === 'owner_set' ? [e.system] : [])));
-          for (const sys of allSystems(after)) {
-            if (getSystem(before, sys.id)!.owner !== sys.owner) expect(explained.has(sys.id)).toBe(true);
-          }
-        });
-      }),
-      { numRuns: 80 },
-    );
-  });
-
-  it('conserves ships except production, admin spawns and combat losses', () => {
-    let battles = 0;
-    fc.assert(
-      fc.property(scenario, (s) => {
-        play(s, (before, after, events) => {
-          const t = before.meta.tick;
-          const production = [...allSystems(before)].reduce((n, sys) => n + garrisonAt(sys, t + 1) - garrisonAt(sys, t), 0);
-          let spawned = 0;
-          let lost = 0;
-          for (const e of events) {
-            if (e.type === 'fleet_created' && e.spawned) spawned += e.ships;
-            if (e.type === 'battle') {
-              battles += 1;
-              lost += e.sides.reduce((n, side) => n + side.lost, 0);
-            }
-          }
-          expect(totalShips(after, t + 1)).toBe(totalShips(before, t) + production + spawned - lost);
-        });
-      }),
-      { numRuns: 80 },
-    );
-    expect(battles).toBeGreaterThan(0); // the property was exercised by real fights
   });
 
   it('answers every order with exactly one applied or rejected event carrying its id', () => {
