@@ -68,25 +68,32 @@ export async function readStoredWorld(redis: Redis, keys: SimKeys, validate = tr
   return decodeSnapshotHash(await redis.hgetall(keys.snapshot), validate);
 }
 
-/** The world as users see it: flat lists, garrisons with production included, totals per faction. */
-export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
+/** Each faction's systems owned and ships (garrisons, production included, plus fleets) at the world's tick. */
+export function factionTotals(world: World): Map<string, { systems: number; ships: number }> {
   const tick = world.meta.tick;
   const totals = new Map(world.meta.factions.map((f) => [f.id, { systems: 0, ships: 0 }]));
-  const systems: PublicSnapshot['systems'] = [];
   for (const s of allSystems(world)) {
-    const ships = garrisonAt(s, tick);
-    systems.push({ id: s.id, name: s.name, x: s.x, y: s.y, lanes: s.lanes, industry: s.industry, owner: s.owner, ships });
     const t = s.owner === null ? undefined : totals.get(s.owner);
     if (t) {
       t.systems += 1;
-      t.ships += ships;
+      t.ships += garrisonAt(s, tick);
     }
   }
-  const fleets = [...allFleets(world)];
-  for (const f of fleets) {
+  for (const f of allFleets(world)) {
     const t = totals.get(f.owner);
     if (t) t.ships += f.ships;
   }
+  return totals;
+}
+
+/** The world as users see it: flat lists, garrisons with production included, totals per faction. */
+export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
+  const tick = world.meta.tick;
+  const systems: PublicSnapshot['systems'] = [];
+  for (const s of allSystems(world)) {
+    systems.push({ id: s.id, name: s.name, x: s.x, y: s.y, lanes: s.lanes, industry: s.industry, owner: s.owner, ships: garrisonAt(s, tick) });
+  }
+  const totals = factionTotals(world);
   return {
     schema: world.meta.schema,
     simId,
@@ -96,6 +103,6 @@ export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
     params: world.meta.params,
     factions: world.meta.factions.map((f) => ({ ...f, ...(totals.get(f.id) ?? { systems: 0, ships: 0 }) })),
     systems,
-    fleets,
+    fleets: [...allFleets(world)],
   };
 }

@@ -6,15 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { prom } from '../shared/metrics.ts';
+import { z } from 'zod';
 import { errorBody } from '../shared/http-error.ts';
+import { LIST_PAGE_MAX, type SimListPage } from './sim-directory.ts';
+
+const ListQuery = z.object({
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  limit: z.coerce.number().int().min(1).max(LIST_PAGE_MAX).default(50),
+});
 
 export const WS_PATH = '/ws';
 
 /** The probe paths, for the deployment's manifests and its contract test. */
 export const VIZ_PROBES = { health: '/health', ready: '/ready', metrics: '/metrics' } as const;
 
+/** The live list of simulations the page polls (JSON; `offset`, `limit`). */
+export const SIMS_LIST_PATH = '/sims.json';
+
 /** Every path the viz serves (the page's own files are under `/`). */
-export const VIZ_ROUTES = ['/', WS_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
+export const VIZ_ROUTES = ['/', WS_PATH, SIMS_LIST_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
 
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
@@ -40,8 +50,10 @@ function loadPublicFiles(): Map<string, { body: Buffer; type: string }> {
 
 export interface VizHttpDeps {
   registry: prom.Registry;
-  /** resolves true when Redis answers and the event reader is following the stream */
+  /** resolves true when Redis answers and every events reader is following its stream */
   ready(): Promise<{ ok: boolean; detail: string }>;
+  /** one page of the simulations, with their ticks and standings */
+  listSims(offset: number, limit: number): Promise<SimListPage>;
 }
 
 export function createVizApp(deps: VizHttpDeps): Hono {
@@ -56,6 +68,20 @@ export function createVizApp(deps: VizHttpDeps): Hono {
     return ok ? json(200, { status: 'ready' }) : json(503, errorBody('not_ready', detail));
   });
   app.get(VIZ_PROBES.metrics, async () => new Response(await deps.registry.metrics(), { headers: { 'content-type': deps.registry.contentType } }));
+  app.get(SIMS_LIST_PATH, async (c) => {
+    const query = ListQuery.safeParse(c.req.query());
+    if (!query.success) {
+      const issue = query.error.issues[0];
+      const field = String(issue?.path[0] ?? 'query');
+      return json(400, errorBody('invalid_query', `${field}: ${issue?.message ?? 'invalid'}`, field));
+    }
+    try {
+      const page = await deps.listSims(query.data.offset, query.data.limit);
+      return new Response(JSON.stringify(page), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
+    } catch {
+      return json(503, errorBody('redis_unavailable', 'cannot read the simulations (Redis unreachable?); retry shortly'));
+    }
+  });
   app.get('*', (c) => {
     const file = files.get(c.req.path);
     if (!file) return json(404, errorBody('not_found', `no such path: ${c.req.path}`));

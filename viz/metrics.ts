@@ -3,7 +3,7 @@ import { createRegistry, prom } from '../shared/metrics.ts';
 
 export type DropReason = 'slow_consumer' | 'catch_up_overflow' | 'heartbeat';
 
-export function createVizMetrics(clientCount: () => number) {
+export function createVizMetrics(counts: { clients(): number; followedSims(): number }) {
   const registry = createRegistry('viz');
   return {
     registry,
@@ -12,7 +12,15 @@ export function createVizMetrics(clientCount: () => number) {
       help: 'WebSocket clients connected now',
       registers: [registry],
       collect() {
-        this.set(clientCount());
+        this.set(counts.clients());
+      },
+    }),
+    followedSims: new prom.Gauge({
+      name: 'viz_followed_sims',
+      help: 'simulations whose events stream this process reads now (those someone watches here)',
+      registers: [registry],
+      collect() {
+        this.set(counts.followedSims());
       },
     }),
     messagesSent: new prom.Counter({ name: 'viz_messages_sent_total', help: 'messages written to clients', registers: [registry] }),

@@ -1,6 +1,7 @@
-// The viz socket protocol, server -> client. The client sends nothing; it chooses where to
-// start with the query string of `/ws`: no `after` for a fresh snapshot, `after=<event id>`
-// to resume after the last event it saw.
+// The viz socket protocol, server -> client. The client sends nothing; it chooses what to
+// follow and where to start with the query string of `/ws`: `sim=<id>` for a simulation
+// (without it, the process's SIM_ID), no `after` for a fresh snapshot, `after=<event id>` to
+// resume after the last event it saw.
 //
 //   snapshot  the whole public world, and the id of the last event it includes; the events
 //             that follow on this socket are exactly those after `lastEventId`
@@ -61,6 +62,8 @@ export const CloseCode = {
   slowConsumer: 4001,
   /** the world was replaced (stream ids went backwards): reconnect without `after` */
   worldReset: 4002,
+  /** `sim` names no simulation (never created, or deleted): do not reconnect to it */
+  unknownSim: 4004,
 } as const;
 
 /** The dynamic part of a public snapshot, in the compact per-tick form. */

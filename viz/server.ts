@@ -1,27 +1,29 @@
-// The viz role: serves the page, the probes and the WebSocket fan-out of the events stream.
-// Stateless: every client's position is an event id it keeps itself, so a browser may
-// reconnect to any viz process and resume there.
+// The viz role: serves the page, the probes, the list of simulations and the WebSocket fan-out
+// of each watched simulation's events stream. Stateless: every client's position is an event id
+// it keeps itself, so a browser may reconnect to any viz process and resume there.
 import { createServer, type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getRequestListener } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../shared/config.ts';
-import { simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis } from '../shared/redis.ts';
 import { StreamId } from '../shared/schemas.ts';
+import { SimId } from '../shared/sim-registry.ts';
 import type { Service } from '../shared/service.ts';
-import { EventFeed } from './event-feed.ts';
-import { Fanout } from './fanout.ts';
 import { errorBody } from '../shared/http-error.ts';
+import { SimChannels, type Subscription } from './channels.ts';
 import { createVizApp, WS_PATH } from './http.ts';
 import { createVizMetrics } from './metrics.ts';
-import { WorldReader } from './world-reader.ts';
+import { CloseCode } from './protocol.ts';
+import { SimChannel } from './sim-channel.ts';
+import { SimDirectory, simExists } from './sim-directory.ts';
 
 export { VIZ_PROBES, VIZ_ROUTES } from './http.ts';
 
 const HEARTBEAT_MS = 30_000;
-const START_RETRY_MS = 1000;
+/** a simulation nobody watches any more keeps its reader this long (a page reconnecting at once finds it running) */
+const IDLE_LINGER_MS = 2000;
 
 /** Answers a refused upgrade with the JSON error shape and ends the socket. */
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string, field?: string): void {
@@ -32,98 +34,108 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
 }
 
 /** The resume id of an upgrade request: null for a fresh start, or why it is unacceptable. */
-function parseAfter(req: IncomingMessage): { ok: true; after: string | null } | { ok: false; message: string } {
-  const raw = new URL(req.url ?? '/', 'http://viz').searchParams.get('after');
+function parseAfter(url: URL): { ok: true; after: string | null } | { ok: false; message: string } {
+  const raw = url.searchParams.get('after');
   if (raw === null || raw === '') return { ok: true, after: null };
   const parsed = StreamId.safeParse(raw);
   return parsed.success ? { ok: true, after: parsed.data } : { ok: false, message: `after: ${parsed.error.issues[0]?.message ?? 'not a stream id'}` };
 }
 
-export async function startViz(config: Config, log: Logger): Promise<Service & { port: number }> {
-  const keys = simKeys(config.SIM_ID);
+export interface VizOptions {
+  /** how long a simulation nobody watches any more keeps its reader (default 2 s) */
+  idleLingerMs?: number;
+}
+
+/** The simulation an upgrade asks for: `sim`, or the process's SIM_ID without one. */
+function parseSim(url: URL, defaultSim: string): { ok: true; simId: string } | { ok: false; message: string } {
+  const raw = url.searchParams.get('sim');
+  if (raw === null || raw === '' || raw === defaultSim) return { ok: true, simId: defaultSim };
+  const parsed = SimId.safeParse(raw);
+  return parsed.success ? { ok: true, simId: parsed.data } : { ok: false, message: `sim: ${parsed.error.issues[0]?.message ?? 'not a simulation id'}` };
+}
+
+export async function startViz(config: Config, log: Logger, options: VizOptions = {}): Promise<Service & { port: number }> {
   const quiet = (name: string) => (err: Error) => log.debug({ err: err.message, connection: name }, 'redis connection error');
   const redis = connectRedis(config.REDIS_URL, 'viz');
   redis.on('error', quiet('viz'));
-  const worldReader = new WorldReader(redis, keys);
 
-  // Assigned once the feed exists (below); the callbacks created before then read it.
-  // eslint-disable-next-line prefer-const
-  let fanout: Fanout | undefined;
-  const metrics = createVizMetrics(() => fanout?.size ?? 0);
-  const refreshState = () => {
-    worldReader.read().then(
-      (read) => fanout?.publishState(read),
-      (err: unknown) => log.warn({ err }, 'could not read the world after a tick'),
-    );
-  };
-  const feed = new EventFeed({
-    keys,
+  // (the gauges read `sims` only when scraped, once it exists)
+  const metrics = createVizMetrics({ clients: () => sims.clients, followedSims: () => sims.size });
+  const sims = new SimChannels({
     log,
-    connect: () => {
-      // Its own connection: a blocked XREAD holds the connection it runs on.
-      const reader = connectRedis(config.REDIS_URL, 'viz-events');
-      reader.on('error', quiet('viz-events'));
-      return reader;
-    },
-    onBatch: (events) => {
-      metrics.eventsRead.inc(events.length);
-      const now = Date.now();
-      for (const e of events) if (e.type === 'tick') metrics.readLag.observe((now - e.ts) / 1000);
-      fanout?.publish(events);
-      if (events.some((e) => e.type === 'tick' || e.type === 'world_created')) refreshState();
-    },
-    onReset: () => fanout?.reset(),
-    onReaderTrouble: (kind) => metrics.readerTrouble.inc({ kind }),
+    lingerMs: options.idleLingerMs ?? IDLE_LINGER_MS,
+    make: (simId) =>
+      new SimChannel({
+        simId,
+        redis,
+        log,
+        metrics,
+        clientBufferBytes: config.VIZ_CLIENT_BUFFER_BYTES,
+        connectReader: (id) => {
+          // Its own connection: a blocked XREAD holds the connection it runs on.
+          const name = `viz-events:${id}`;
+          const reader = connectRedis(config.REDIS_URL, name);
+          reader.on('error', quiet(name));
+          return reader;
+        },
+      }),
   });
-  fanout = new Fanout({ redis, keys, log, metrics, worldReader, feedPosition: () => feed.position, clientBufferBytes: config.VIZ_CLIENT_BUFFER_BYTES });
-  const clients = fanout;
+  const directory = new SimDirectory(redis, config.SIM_ID);
 
-  // The feed starts at the stream's tail once Redis answers; until then /ready says why not.
   let stopping = false;
-  let feedStarted = false;
-  const startFeed = async () => {
-    while (!stopping) {
-      try {
-        const read = await worldReader.read();
-        if (stopping) return;
-        clients.publishState(read);
-        feed.start(read.lastEventId);
-        feedStarted = true;
-        log.info({ from: read.lastEventId, tick: read.snapshot?.tick ?? null }, 'following the events stream');
-        return;
-      } catch (err) {
-        log.warn({ err }, 'cannot read the world yet; retrying');
-        await new Promise((r) => setTimeout(r, START_RETRY_MS));
-      }
-    }
-  };
-  const feedStarting = startFeed();
-
   const app = createVizApp({
     registry: metrics.registry,
+    listSims: (offset, limit) => directory.read(offset, limit),
     ready: async () => {
       if (stopping) return { ok: false, detail: 'stopping' };
-      if (!feedStarted) return { ok: false, detail: 'not following the events stream yet (Redis unreachable?)' };
       const ping = await Promise.race([redis.ping().catch(() => 'error'), new Promise((r) => setTimeout(() => r('timeout'), 1000))]);
       if (ping !== 'PONG') return { ok: false, detail: `Redis does not answer (${String(ping)})` };
-      if (!feed.healthy()) return { ok: false, detail: 'the events reader has not completed a read recently' };
+      if (!sims.healthy()) return { ok: false, detail: 'an events reader has not completed a read recently' };
       return { ok: true, detail: 'ok' };
     },
   });
+
+  /** Checks the simulation, starts following it if needed, then upgrades the socket into its fan-out. */
+  const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer, simId: string, after: string | null) => {
+    let known: boolean;
+    let subscription: Subscription;
+    try {
+      known = simId === config.SIM_ID || (await simExists(redis, simId));
+      if (!known) {
+        // Accepted, then closed with a code: a browser sees close codes, never a refused upgrade's body.
+        wss.handleUpgrade(req, socket, head, (ws) => ws.close(CloseCode.unknownSim, `unknown simulation ${JSON.stringify(simId)}`.slice(0, 120)));
+        return;
+      }
+      subscription = await sims.subscribe(simId);
+    } catch (err) {
+      log.warn({ err, sim: simId }, 'cannot follow the simulation yet');
+      return refuseUpgrade(socket, 503, 'not_ready', `cannot read simulation ${simId} yet (Redis unreachable?); connect again shortly`);
+    }
+    if (stopping || socket.destroyed) {
+      subscription.release();
+      return refuseUpgrade(socket, 503, 'stopping', 'this viz process is stopping; connect again');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('close', subscription.release);
+      void subscription.channel.fanout.join(ws, after);
+    });
+  };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   const server = createServer(getRequestListener(app.fetch));
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
-    if (new URL(req.url ?? '/', 'http://viz').pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket at ${req.url}; use ${WS_PATH}`);
+    const url = new URL(req.url ?? '/', 'http://viz');
+    if (url.pathname !== WS_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket at ${req.url}; use ${WS_PATH}`);
     if (stopping) return refuseUpgrade(socket, 503, 'stopping', 'this viz process is stopping; connect again');
-    // A client joined before the feed has a position could miss the events in between.
-    if (!feedStarted) return refuseUpgrade(socket, 503, 'not_ready', 'not following the events stream yet; connect again shortly');
-    const after = parseAfter(req);
+    const after = parseAfter(url);
     if (!after.ok) return refuseUpgrade(socket, 400, 'invalid_query', after.message, 'after');
-    wss.handleUpgrade(req, socket, head, (ws) => void clients.join(ws, after.after));
+    const sim = parseSim(url, config.SIM_ID);
+    if (!sim.ok) return refuseUpgrade(socket, 400, 'invalid_query', sim.message, 'sim');
+    if (redis.status !== 'ready') return refuseUpgrade(socket, 503, 'not_ready', 'not connected to Redis yet; connect again shortly');
+    void admit(req, socket, head, sim.simId, after.after);
   });
-  const heartbeat = setInterval(() => clients.heartbeat(), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => sims.heartbeat(), HEARTBEAT_MS);
   heartbeat.unref();
 
   await new Promise<void>((resolve, reject) => {
@@ -144,10 +156,8 @@ export async function startViz(config: Config, log: Logger): Promise<Service & {
       clearInterval(heartbeat);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // 1001 "going away": clients reconnect (to another replica) and resume there.
-      await clients.closeAll(1001, 'server going away');
+      await sims.stopAll(1001, 'server going away');
       server.closeAllConnections();
-      await feedStarting;
-      await feed.stop();
       redis.disconnect();
       wss.close();
       await closed;

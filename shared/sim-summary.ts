@@ -1,0 +1,77 @@
+// What a list of simulations shows for each one: its registry record, the tick its world is
+// at, which worker holds it, and its factions' standings. Read for many simulations in one
+// pipeline of single-key commands (no command spans two simulations, so this works when they
+// live in different Redis Cluster slots). Used by the API's `GET /sims` and the viz's list.
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { leaseHolder, simKeys } from './keyspace.ts';
+import { decodeSimMeta } from './sim-registry.ts';
+import { decodeSnapshotHash, factionTotals } from './world-store.ts';
+
+export const Standing = z.object({
+  faction: z.string(),
+  name: z.string(),
+  color: z.string(),
+  systems: z.number().int().min(0),
+  ships: z.number().int().min(0),
+});
+export type Standing = z.infer<typeof Standing>;
+
+export const SimSummary = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  /** `running` or `paused`; null for the default simulation before it was registered */
+  state: z.enum(['running', 'paused']).nullable(),
+  tickDelayMs: z.number().int().min(0).nullable(),
+  systems: z.number().int().nullable(),
+  factions: z.number().int().nullable(),
+  seed: z.number().int().nullable(),
+  createdAt: z.number().int().nullable(),
+  /** the tick the world is at; null before a worker created it */
+  tick: z.number().int().min(0).nullable(),
+  /** the worker holding the simulation's lease now, if any */
+  holder: z.string().nullable(),
+  /** per faction, in the world's order */
+  standings: z.array(Standing),
+});
+export type SimSummary = z.infer<typeof SimSummary>;
+
+/**
+ * The summaries of `ids`, in order; null for a simulation that has no registry record (it was
+ * deleted meanwhile), except `defaultSim`, which exists by configuration even before it is
+ * registered (its world alone says it is there).
+ */
+export async function readSimSummaries(redis: Redis, ids: readonly string[], defaultSim: string): Promise<(SimSummary | null)[]> {
+  const pipeline = redis.pipeline();
+  for (const id of ids) {
+    const keys = simKeys(id);
+    pipeline.hgetall(keys.meta).hgetall(keys.snapshot).get(keys.lease);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  return ids.map((id, i) => {
+    const [metaReply, snapshotReply, leaseReply] = replies.slice(i * 3, i * 3 + 3);
+    for (const reply of [metaReply, snapshotReply, leaseReply]) if (reply?.[0]) throw reply[0];
+    const meta = decodeSimMeta(id, metaReply?.[1] as Record<string, string>);
+    if (!meta && id !== defaultSim) return null;
+    const stored = decodeSnapshotHash((snapshotReply?.[1] ?? {}) as Record<string, string>, false);
+    const totals = stored ? factionTotals(stored.world) : new Map<string, { systems: number; ships: number }>();
+    return {
+      id,
+      name: meta?.name ?? null,
+      state: meta?.state ?? null,
+      tickDelayMs: meta?.tickDelayMs ?? null,
+      systems: meta?.systems ?? null,
+      factions: meta?.factions ?? null,
+      seed: meta?.seed ?? null,
+      createdAt: meta?.createdAt ?? null,
+      tick: stored ? stored.world.meta.tick : null,
+      holder: leaseHolder((leaseReply?.[1] ?? null) as string | null),
+      standings: (stored?.world.meta.factions ?? []).map((f) => ({
+        faction: f.id,
+        name: f.name,
+        color: f.color,
+        ...(totals.get(f.id) ?? { systems: 0, ships: 0 }),
+      })),
+    };
+  });
+}
