@@ -24,6 +24,7 @@ export { VIZ_PROBES, VIZ_ROUTES } from './http.ts';
 const HEARTBEAT_MS = 30_000;
 /** a simulation nobody watches any more keeps its reader this long (a page reconnecting at once finds it running) */
 const IDLE_LINGER_MS = 2000;
+const CUT_OFF = new Set(['reconnecting', 'close', 'end']);
 
 /** Answers a refused upgrade with the JSON error shape and ends the socket. */
 function refuseUpgrade(socket: Duplex, status: number, code: string, message: string, field?: string): void {
@@ -132,7 +133,8 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
     if (!after.ok) return refuseUpgrade(socket, 400, 'invalid_query', after.message, 'after');
     const sim = parseSim(url, config.SIM_ID);
     if (!sim.ok) return refuseUpgrade(socket, 400, 'invalid_query', sim.message, 'sim');
-    if (redis.status !== 'ready') return refuseUpgrade(socket, 503, 'not_ready', 'not connected to Redis yet; connect again shortly');
+    // Known to be cut off: answer at once rather than after the commands' retries ran out.
+    if (CUT_OFF.has(redis.status)) return refuseUpgrade(socket, 503, 'not_ready', 'not connected to Redis; connect again shortly');
     void admit(req, socket, head, sim.simId, after.after);
   });
   const heartbeat = setInterval(() => sims.heartbeat(), HEARTBEAT_MS);

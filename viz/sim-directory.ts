@@ -15,6 +15,8 @@ export interface SimListPage {
   total: number;
   offset: number;
   limit: number;
+  /** the simulation `/ws` follows without `sim` (this process's SIM_ID) */
+  defaultSim: string;
 }
 
 export async function simExists(redis: Redis, simId: string): Promise<boolean> {
@@ -57,6 +59,6 @@ export class SimDirectory {
     const want = limit - ids.length;
     if (want > 0) ids.push(...(await this.redis.zrange(SIMS_INDEX_KEY, from, from + want - 1)));
     const summaries = await readSimSummaries(this.redis, ids, this.defaultSim);
-    return { sims: summaries.filter((s): s is SimSummary => s !== null), total: Number(count) + extra, offset, limit };
+    return { sims: summaries.filter((s): s is SimSummary => s !== null), total: Number(count) + extra, offset, limit, defaultSim: this.defaultSim };
   }
 }

@@ -38,7 +38,13 @@ export class RecordingClient {
   }
 
   static async open(port: number, after?: string): Promise<RecordingClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${after ? `?after=${after}` : ''}`);
+    return RecordingClient.openQuery(port, after ? { after } : {});
+  }
+
+  /** `/ws` with these query parameters (e.g. `{ sim: 'a', after: '3-1' }`). */
+  static async openQuery(port: number, query: Record<string, string>): Promise<RecordingClient> {
+    const search = new URLSearchParams(query).toString();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${search ? `?${search}` : ''}`);
     const client = new RecordingClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -1,11 +1,15 @@
-// The live map. Protocol (viz/protocol.ts): `snapshot` (the whole world and the id of the
-// last event it includes), `events` (consecutive stream events), `state` (owners, garrisons,
-// fleets and totals after a tick). On a dropped connection it reconnects with the last
-// event id it saw and the server replays exactly what was missed.
+// The live list of simulations and the map of the one opened (`?sim=<id>`, or the viz's
+// default simulation without it). Protocol (viz/protocol.ts): `snapshot` (the whole world and
+// the id of the last event it includes), `events` (consecutive stream events), `state`
+// (owners, garrisons, fleets and totals after a tick). On a dropped connection it reconnects
+// with the last event id it saw and the server replays exactly what was missed.
 const SVG = 'http://www.w3.org/2000/svg';
 const NEUTRAL = '#4b5263';
 const LOG_LIMIT = 200;
 const CLOSE_WORLD_RESET = 4002;
+const CLOSE_UNKNOWN_SIM = 4004;
+const LIST_PAGE = 50;
+const LIST_POLL_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 const view = {
@@ -14,6 +18,10 @@ const view = {
   lastEventId: null,
   tick: null,
   systemNodes: [],
+  /** the simulation opened: null for the viz's default one */
+  sim: new URLSearchParams(location.search).get('sim') || null,
+  /** the default simulation's id, as the list reports it */
+  defaultSim: null,
 };
 window.sectorView = view; // for debugging in the console (and the e2e test)
 
@@ -40,7 +48,10 @@ function drawWorld() {
   systems.replaceChildren();
   $('fleets').replaceChildren();
   $('empty').hidden = world !== null;
-  if (!world) return;
+  if (!world) {
+    $('tick').textContent = '–';
+    return;
+  }
   $('sim').textContent = `sim ${world.simId} · ${world.systems.length} systems`;
   const xs = world.systems.map((s) => s.x);
   const ys = world.systems.map((s) => s.y);
@@ -220,6 +231,9 @@ function logLine(text, kind) {
 // ---------------------------------------------------------------------------------------
 
 let attempt = 0;
+/** the socket of the simulation shown; replaced when another one is opened */
+let socket = null;
+let retryTimer = null;
 
 function setConnection(state, text) {
   const node = $('connection');
@@ -231,13 +245,25 @@ function socketUrl() {
   // Relative to the page, so it works at / and behind a path-prefixing ingress alike.
   const url = new URL('ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = '';
+  if (view.sim) url.searchParams.set('sim', view.sim);
   if (view.lastEventId && view.world) url.searchParams.set('after', view.lastEventId);
   return url.toString();
+}
+
+function showMissing(text) {
+  view.world = null;
+  drawWorld();
+  $('sim').textContent = `sim ${view.sim ?? ''}`;
+  const empty = $('empty');
+  empty.textContent = text;
+  empty.hidden = false;
 }
 
 function connect() {
   setConnection(attempt === 0 ? 'connecting' : 'reconnecting', attempt === 0 ? 'connecting' : `reconnecting (${attempt})`);
   const ws = new WebSocket(socketUrl());
+  socket = ws;
   ws.onopen = () => {
     attempt = 0;
     setConnection('live', 'live');
@@ -249,13 +275,131 @@ function connect() {
     else if (msg.type === 'state') applyState(msg);
   };
   ws.onclose = (e) => {
+    if (socket !== ws) return; // another simulation was opened meanwhile
+    socket = null;
+    if (e.code === CLOSE_UNKNOWN_SIM) {
+      // Nothing to reconnect to: the list shows what exists.
+      setConnection('gone', 'no such simulation');
+      showMissing(`No simulation "${view.sim}" here (never created, or deleted). Pick one from the list.`);
+      return;
+    }
     if (e.code === CLOSE_WORLD_RESET) view.lastEventId = null;
     if (e.reason) logLine(`disconnected: ${e.reason}`, 'info');
     attempt += 1;
     const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
     setConnection('reconnecting', `reconnecting in ${(delay / 1000).toFixed(1)} s`);
-    setTimeout(connect, delay);
+    retryTimer = setTimeout(connect, delay);
   };
 }
 
+/** Shows another simulation: drops the current socket and everything drawn from it. */
+function openSim(sim) {
+  const next = sim === view.defaultSim ? null : sim;
+  if (next === view.sim && socket) return;
+  view.sim = next;
+  if (socket) {
+    const old = socket;
+    socket = null;
+    old.close(1000, 'opening another simulation');
+  }
+  clearTimeout(retryTimer);
+  Object.assign(view, { world: null, lastEventId: null, tick: null, systemNodes: [] });
+  $('log').replaceChildren();
+  $('empty').textContent = 'No world yet: waiting for a worker to create one.';
+  drawWorld();
+  attempt = 0;
+  connect();
+  renderSims();
+}
+
+// ---------------------------------------------------------------------------------------
+// The list of simulations, polled from the viz (one shared read per second per process).
+// ---------------------------------------------------------------------------------------
+
+const list = { offset: 0, page: null };
+
+function simHref(id) {
+  const url = new URL(location.href);
+  url.search = '';
+  url.searchParams.set('sim', id);
+  return url.pathname + url.search;
+}
+
+function renderSims() {
+  const page = list.page;
+  if (!page) return;
+  view.defaultSim = page.defaultSim;
+  const shown = view.sim ?? page.defaultSim;
+  $('sims-total').textContent = `(${page.total})`;
+  $('sims-range').textContent = page.total === 0 ? '' : `${page.offset + 1}–${page.offset + page.sims.length} of ${page.total}`;
+  $('sims-prev').disabled = page.offset === 0;
+  $('sims-next').disabled = page.offset + page.limit >= page.total;
+  $('sims').replaceChildren(
+    ...page.sims.map((s) => {
+      const li = document.createElement('li');
+      li.dataset.simId = s.id;
+      li.className = `sim sim-state-${s.state ?? 'running'}${s.id === shown ? ' current' : ''}`;
+      const a = document.createElement('a');
+      a.href = simHref(s.id);
+      a.addEventListener('click', (e) => {
+        e.preventDefault();
+        history.pushState(null, '', a.href);
+        openSim(s.id);
+      });
+      const head = document.createElement('div');
+      head.className = 'sim-head';
+      const name = document.createElement('span');
+      name.className = 'sim-id';
+      name.textContent = s.name ? `${s.name} (${s.id})` : s.id;
+      const meta = document.createElement('span');
+      meta.className = 'sim-meta';
+      meta.textContent = s.tick === null ? 'no world yet' : `tick ${s.tick}`;
+      head.append(name, meta);
+      // Standings: systems owned, as a bar in the factions' colours, and the leader by name.
+      const bar = document.createElement('div');
+      bar.className = 'standings';
+      const systems = s.standings.reduce((n, f) => n + f.systems, 0) || 1;
+      const owned = s.systems ?? systems;
+      for (const f of s.standings) {
+        const part = document.createElement('span');
+        part.style.width = `${(100 * f.systems) / Math.max(owned, systems)}%`;
+        part.style.background = f.color;
+        part.title = `${f.name}: ${f.systems} systems, ${f.ships} ships`;
+        part.dataset.faction = f.faction;
+        bar.appendChild(part);
+      }
+      const leader = [...s.standings].sort((x, y) => y.systems - x.systems || y.ships - x.ships)[0];
+      const lead = document.createElement('div');
+      lead.className = 'leader';
+      lead.textContent = leader ? `lead: ${leader.name} · ${leader.systems} systems · ${leader.ships} ships` : '';
+      a.append(head, bar, lead);
+      li.appendChild(a);
+      return li;
+    }),
+  );
+}
+
+async function pollSims() {
+  try {
+    const res = await fetch(`sims.json?offset=${list.offset}&limit=${LIST_PAGE}`, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    list.page = await res.json();
+    $('sims-status').textContent = '';
+    renderSims();
+  } catch (err) {
+    $('sims-status').textContent = `list unavailable (${err.message}); retrying`;
+  } finally {
+    setTimeout(pollSims, LIST_POLL_MS);
+  }
+}
+
+$('sims-prev').addEventListener('click', () => {
+  list.offset = Math.max(0, list.offset - LIST_PAGE);
+});
+$('sims-next').addEventListener('click', () => {
+  list.offset += LIST_PAGE;
+});
+window.addEventListener('popstate', () => openSim(new URLSearchParams(location.search).get('sim') || view.defaultSim));
+
 connect();
+pollSims();
