@@ -9,7 +9,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllRoles, pollUntil, REPO_ROOT, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { registerSimRecord } from '../helpers/sims.ts';
+import { createSim } from '../../shared/sim-registry.ts';
 
 let redisServer: TestRedis;
 let redis: Redis;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   redisServer = await startTestRedis();
   redis = redisServer.client();
   for (const s of SIMS) {
-    await registerSimRecord(redis, s.id, { systems: s.systems, factions: s.factions, name: `${s.id} match` });
+    await createSim(redis, { id: s.id, systems: s.systems, factions: s.factions, name: `${s.id} match` });
     spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: s.id, TICK_DELAY: '0.2', WORLD_SYSTEMS: String(s.systems), WORLD_FACTIONS: String(s.factions) });
   }
   vizPort = await freePort();

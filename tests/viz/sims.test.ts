@@ -13,7 +13,7 @@ import { CloseCode } from '../../viz/protocol.ts';
 import { startViz } from '../../viz/server.ts';
 import { pollUntil } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { registerSimRecord } from '../helpers/sims.ts';
+import { createSim } from '../../shared/sim-registry.ts';
 import { type FixtureWorld, seedFixtureWorld } from './fixture.ts';
 import { RecordingClient } from './ws-client.ts';
 
@@ -40,13 +40,13 @@ beforeAll(async () => {
   redis = redisServer.client();
   // `default` exists by configuration (no registry record); `alpha` and `beta` are registered.
   for (const [id, systems] of [['default', 10], ['alpha', 12], ['beta', 16]] as const) {
-    if (id !== 'default') await registerSimRecord(redis, id, { systems, factions: 3 });
+    if (id !== 'default') await createSim(redis, { id, systems, factions: 3 });
     const world = await seedFixtureWorld(redis, simKeys(id), systems, 3);
     await world.commitTick(1);
     worlds.set(id, world);
   }
   // Registered, but nobody will watch it.
-  await registerSimRecord(redis, 'gamma', { systems: 8, factions: 2 });
+  await createSim(redis, { id: 'gamma', systems: 8, factions: 2 });
   viz = await startViz(parseConfig({ REDIS_URL: redisServer.url, SIM_ID: 'default', VIZ_PORT: '0' }), createLogger('viz', 'silent'), { idleLingerMs: 200 });
 });
 afterEach(() => {
