@@ -211,7 +211,9 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       throw new WorldLostError(`the events stream (last id ${lastEvent}) is ahead of the snapshot (tick ${tickNo - 1}): was an older snapshot restored? Trim ${keys.events} to ids below ${tickNo}-0 to go on`);
     }
     const newRev = `${tickNo}:${randomUUID()}`;
-    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-Math.max(1, config.ORDER_RETAIN_TICKS));
+    // The marks of ticks T-N .. T (N = ORDER_RETAIN_TICKS): the commit of tick T trims what
+    // ticks up to T-N consumed, so an order consumed at tick c stays through c+N-1: N ticks.
+    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-(config.ORDER_RETAIN_TICKS + 1));
 
     await hooks.beforeExec?.(tickNo);
     // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
@@ -231,8 +233,9 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     if (results.size > 0) m.hset(keys.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
     // every tick, not only ticks with results: a generation without orders must not keep an old one alive
     if (gen >= RESULTS_GENERATIONS_KEPT) m.del(keys.results(gen - RESULTS_GENERATIONS_KEPT));
-    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed.
-    const trimTo = orderMarks.length >= config.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
+    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed
+    // (MINID keeps the entry at the mark itself until a later mark passes it).
+    const trimTo = orderMarks.length > config.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
     if (trimTo && trimTo !== '0-0') m.xtrim(keys.orders, 'MINID', trimTo);
     m.pexpire(keys.lease, config.LEASE_TTL_MS);
 
