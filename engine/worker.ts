@@ -390,6 +390,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
       metrics.leader.set(0);
       await probes?.close();
       for (const r of [general, commit.redis, subscriber]) r.disconnect();
+      log.info({ workerId }, 'worker stopped');
     },
   };
 }

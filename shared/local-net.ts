@@ -37,7 +37,7 @@ export async function answersPing(port: number): Promise<boolean> {
 export async function waitForRedis(port: number, child: ChildProcess, deadlineMs = 10_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with status ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited (${child.exitCode ?? child.signalCode})`);
     if (await answersPing(port)) return;
     if (Date.now() > until) throw new Error(`redis-server on port ${port} did not answer PING within ${deadlineMs} ms`);
     await new Promise((r) => setTimeout(r, 25));

@@ -30,8 +30,15 @@ export function testConfig(redisUrl: string, env: Record<string, string> = {}): 
 
 export async function startApiHarness(env: Record<string, string> = {}): Promise<ApiHarness> {
   const redis = await startTestRedis();
-  const config = testConfig(redis.url, env);
-  const api = await startApi(config, createLogger('api', 'silent'));
+  let config: Config;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    config = testConfig(redis.url, env);
+    api = await startApi(config, createLogger('api', 'silent'));
+  } catch (err) {
+    await redis.stop(); // a failed start leaves nothing running
+    throw err;
+  }
   return {
     redis,
     client: redis.client(),

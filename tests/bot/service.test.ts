@@ -1,25 +1,12 @@
 // The bot service in this process, watched through its log lines: start-up checks, a refused
 // order logged with the API's reason and not retried, and a stop that ends a long backoff.
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot } from '../../bot/service.ts';
 import { parseConfig } from '../../shared/config.ts';
+import { capturingLogger } from '../helpers/logs.ts';
 import { pollUntil } from '../helpers/processes.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { BOT_TOKENS, type Stack, startStack } from './stack.ts';
-
-/** A real pino logger whose JSON lines land in an array. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
 
 let stack: Stack;
 

@@ -4,7 +4,7 @@
 import { startApi } from '../../api/server.ts';
 import { startWorker } from '../../engine/worker.ts';
 import { type Config, parseConfig } from '../../shared/config.ts';
-import { createLogger } from '../../shared/log.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
 import type { Service } from '../../shared/service.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { API_TOKENS_ENV } from './tokens.ts';
@@ -21,11 +21,10 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const redis = await startTestRedis();
+export async function startStack(env: Record<string, string> = {}, log: Logger = createLogger('test', 'silent')): Promise<Stack> {
   const port = await freePort();
-  const config = parseConfig({
-    REDIS_URL: redis.url,
+  // parsed before anything starts: a bad setting then leaves nothing to stop
+  const settings = parseConfig({
     SIM_ID: 'bottest',
     PORT: String(port),
     API_TOKENS: API_TOKENS_ENV,
@@ -36,8 +35,9 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const log = createLogger('test', 'silent');
-  let worker: Service | undefined = await startWorker(config, log);
+  const redis = await startTestRedis();
+  const config: Config = { ...settings, REDIS_URL: redis.url };
+  let worker: Service | undefined;
   let api: Service | undefined;
   const stack: Stack = {
     redis,
@@ -60,6 +60,12 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       await redis.stop();
     },
   };
-  await stack.startApi();
+  try {
+    worker = await startWorker(config, log);
+    await stack.startApi();
+  } catch (err) {
+    await stack.stop(); // a failed start leaves nothing running: what did start is stopped
+    throw err;
+  }
   return stack;
 }

@@ -10,7 +10,7 @@ beforeAll(async () => {
   server = await startTestRedis();
   redis = server.client();
 });
-afterAll(() => server.stop());
+afterAll(() => server?.stop());
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -28,7 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAllRoles();
-  await server.stop();
+  await server?.stop();
 });
 afterEach(async () => {
   await killAllRoles();

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { registerChild } from './run-registry.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // `node --import tsx` runs the role in this one process: the `tsx` binary would fork a child,
@@ -24,12 +25,19 @@ export interface RoleProcess {
 
 const running = new Set<RoleProcess>();
 
-export function spawnRole(role: string, env: Record<string, string>, args: string[] = []): RoleProcess {
+export interface SpawnOptions {
+  /** in a process group of its own, as a terminal starts a command: signal the group with -pid */
+  detached?: boolean;
+}
+
+export function spawnRole(role: string, env: Record<string, string>, args: string[] = [], opts: SpawnOptions = {}): RoleProcess {
   const child = spawn(process.execPath, [...NODE_ARGS, path.join(REPO_ROOT, 'main.ts'), role, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
   });
+  registerChild(child, `role ${role}`);
   const lines: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];

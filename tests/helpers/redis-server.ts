@@ -1,11 +1,13 @@
 // A private redis-server per test file: free port, temporary directory, torn down after.
-// Tests never touch the machine's shared Redis on 6379.
+// Tests never touch the machine's shared Redis on 6379. A server that does not come up is
+// killed, not left behind; each is registered in the run's pid directory (run-registry.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForRedis } from '../../shared/local-net.ts';
+import { registerChild } from './run-registry.ts';
 
 export { freePort };
 
@@ -13,6 +15,8 @@ export interface TestRedis {
   port: number;
   url: string;
   dir: string;
+  /** the server process's pid (a new one after restart()) */
+  pid(): number | undefined;
   /** a new client; closed by stop() */
   client(): Redis;
   /** kill the server (SIGKILL) without removing its directory */
@@ -22,33 +26,56 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startTestRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+export interface TestRedisOptions {
+  appendonly?: boolean;
+  /** copied into the server's directory before it starts (e.g. another server's append-only files) */
+  seedDir?: string;
+  /** more redis-server arguments; a later one wins over an earlier one */
+  args?: string[];
+  /** how long the server may take to answer PING */
+  readyWithinMs?: number;
+}
+
+export async function startTestRedis(opts: TestRedisOptions = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-redis-'));
+  if (opts.seedDir) cpSync(opts.seedDir, dir, { recursive: true });
   const clients: Redis[] = [];
   let child: ChildProcess | undefined;
-  const launch = async () => {
-    const started = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no', '--logfile', ''],
-      { stdio: 'ignore' },
-    );
-    child = started;
-    await waitForRedis(port, started);
-  };
   const kill = async () => {
     const c = child;
-    if (!c || c.exitCode !== null) return;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
       c.kill('SIGKILL');
     });
   };
-  await launch();
+  const launch = async () => {
+    const started = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--daemonize', 'no', '--logfile', '', ...(opts.args ?? [])],
+      { stdio: 'ignore' },
+    );
+    child = started;
+    registerChild(started, `test redis-server :${port}`);
+    try {
+      await waitForRedis(port, started, opts.readyWithinMs);
+    } catch (err) {
+      await kill(); // it may be running without answering: not left behind
+      throw err;
+    }
+  };
+  try {
+    await launch();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,
     dir,
+    pid: () => child?.pid,
     client() {
       const r = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
       r.on('error', () => {}); // a test that kills the server sees failures through commands

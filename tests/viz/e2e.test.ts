@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await killAllRoles();
-  await redisServer.stop();
+  await redisServer?.stop();
 });
 
 async function startViz(simId: string, port: number): Promise<RoleProcess> {

@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAllRoles();
-  await redisServer.stop();
+  await redisServer?.stop();
 });
 afterEach(async () => {
   await killAllRoles();

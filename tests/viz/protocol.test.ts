@@ -24,7 +24,7 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
 });
 afterAll(async () => {
-  await redisServer.stop();
+  await redisServer?.stop();
 });
 
 /** An upgrade the server refuses: its status and body. */
@@ -67,7 +67,7 @@ describe('viz protocol', () => {
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();
-    await viz.stop();
+    await viz?.stop();
   });
 
   it('sends a new client the snapshot with the newest event id, then each later event once, and the state after each tick', async () => {
