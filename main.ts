@@ -1,7 +1,7 @@
 // The one entry point for every role: `tsx main.ts <role>` or `ROLE=<role> tsx main.ts`.
 // Roles: worker, api, viz, bot, and all (every role in one process, for a laptop).
 import { ROLES, type Role, loadConfigOrExit } from './shared/config.ts';
-import { createLogger } from './shared/log.ts';
+import { createRootLogger, roleLogger } from './shared/log.ts';
 import type { Service } from './shared/service.ts';
 import { type Starters, startAll } from './shared/single-process.ts';
 
@@ -25,11 +25,12 @@ async function main(): Promise<void> {
     process.stderr.write(`Unknown role ${JSON.stringify(arg)}: expected one of ${ROLES.join(', ')} (as the first argument or ROLE)\n`);
     process.exit(2);
   }
-  const log = createLogger(role, config.LOG_LEVEL, { simId: config.SIM_ID });
+  const root = createRootLogger({ level: config.LOG_LEVEL, bindings: { simId: config.SIM_ID }, format: config.LOG_FORMAT });
+  const log = roleLogger(root, role);
 
   let service: Service;
   try {
-    service = role === 'all' ? await startAll(config, log, starters) : await starters[role](config, log);
+    service = role === 'all' ? await startAll(config, root, starters) : await starters[role](config, log);
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
     process.exitCode = 1;

@@ -44,8 +44,10 @@ export class BotHealth {
   }
 }
 
-export async function startBot(config: Config, log: Logger): Promise<BotService> {
+export async function startBot(config: Config, roleLog: Logger): Promise<BotService> {
   const faction = config.BOT_FACTION;
+  // Every line names the faction: `npm start` runs two bots in one process.
+  const log = roleLog.child({ faction });
   const token = config.BOT_TOKEN;
   if (!token) throw new Error(`BOT_TOKEN is not set: the bot needs the API token of faction ${faction} (one of the name:token pairs in the API's API_TOKENS)`);
   const pollMs = config.BOT_POLL_INTERVAL * 1000;
@@ -69,7 +71,7 @@ export async function startBot(config: Config, log: Logger): Promise<BotService>
       registry: health.registry,
     });
   }
-  log.info({ faction, api: config.API_URL, pollMs, maxOrders: config.BOT_MAX_ORDERS, port: probes?.port }, 'bot started');
+  log.info({ api: config.API_URL, pollMs, maxOrders: config.BOT_MAX_ORDERS, port: probes?.port }, 'bot started');
   return {
     faction,
     port: probes?.port,

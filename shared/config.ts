@@ -2,6 +2,7 @@
 // A bad value stops the process with a message naming the variable and what it accepts.
 import os from 'node:os';
 import { z } from 'zod';
+import { LOG_FORMATS } from './log.ts';
 import { ADMIN, FactionId } from './schemas.ts';
 
 /** Environment strings to numbers, with the accepted range in the error message. */
@@ -95,6 +96,8 @@ export const ConfigSchema = z.object({
   REDIS_URL: text('redis://127.0.0.1:6379/0', /^rediss?:\/\//, 'a redis:// or rediss:// URL'),
   SIM_ID: text('default', /^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto: pretty-printed when stdout is a terminal, JSON lines otherwise */
+  LOG_FORMAT: z.enum(LOG_FORMATS).default('auto'),
   ROLE: z.enum(ROLES).optional(),
   /** `npm start` without REDIS_URL keeps its own redis-server's data here */
   DATA_DIR: text('.sector'),
@@ -145,6 +148,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables checked by z.enum, whose message does not quote what was given. */
+const ENUM_VARIABLES = new Set(['LOG_LEVEL', 'LOG_FORMAT', 'ROLE']);
+
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = ConfigSchema.safeParse(env);
@@ -152,7 +158,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   throw new ConfigError(
     result.error.issues.map((issue) => ({
       variable: String(issue.path[0] ?? '?'),
-      message: issue.path[0] === 'LOG_LEVEL' || issue.path[0] === 'ROLE' ? `${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})` : issue.message,
+      message: ENUM_VARIABLES.has(String(issue.path[0])) ? `${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})` : issue.message,
     })),
   );
 }

@@ -1,12 +1,13 @@
 // `npm start`: every role in one process. Without REDIS_URL it runs its own redis-server
-// (append-only file under .sector/, so the world survives a restart) and stops it on exit.
+// (append-only file under .sector/, so the world survives a restart) and stops it on exit,
+// after the roles.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiToken, Config } from './config.ts';
 import { answersPing, freePort, waitForRedis } from './local-net.ts';
-import type { Logger } from './log.ts';
+import { type Logger, roleLogger } from './log.ts';
 import { FACTION_IDS } from './rules.ts';
 import type { Service, StartRole } from './service.ts';
 
@@ -56,7 +57,10 @@ export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sect
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--logfile', 'redis.log'],
-    { stdio: 'ignore' },
+    // Its own process group: Ctrl-C sends SIGINT to the terminal's whole foreground group, and
+    // this server must outlive the roles, which release the lease through it; stop() ends it
+    // last. (A kill -9 of this process leaves it running; the next start reuses it, above.)
+    { stdio: 'ignore', detached: true },
   );
   await waitForRedis(port, child);
   writeFileSync(stateFile, JSON.stringify({ pid: child.pid, port }));
@@ -79,7 +83,9 @@ export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sect
 /** The two factions the single-process start plays with bots. */
 export const LOCAL_BOT_FACTIONS = [FACTION_IDS[0], FACTION_IDS[1]] as const;
 
-export async function startAll(config: Config, log: Logger, starters: Starters): Promise<Service> {
+/** `root` is the process's logger without a role: each role gets its own child of it. */
+export async function startAll(config: Config, root: Logger, starters: Starters): Promise<Service> {
+  const log = roleLogger(root, 'all');
   const stack: Service[] = [];
   const stopAll = async () => {
     for (const s of stack.reverse()) await s.stop().catch((err: unknown) => log.error({ err }, 'stop failed'));
@@ -99,10 +105,10 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
       process.stdout.write(`\nSector admin token (printed once; set API_TOKENS to choose your own): ${admin.token}\n\n`);
     }
     const base: Config = { ...config, REDIS_URL: redisUrl, API_TOKENS: tokens };
-    stack.push(await starters.worker(base, log.child({ role: 'worker' })));
-    const api = await starters.api(base, log.child({ role: 'api' }));
+    stack.push(await starters.worker(base, roleLogger(root, 'worker')));
+    const api = await starters.api(base, roleLogger(root, 'api'));
     stack.push(api);
-    const viz = await starters.viz(base, log.child({ role: 'viz' }));
+    const viz = await starters.viz(base, roleLogger(root, 'viz'));
     stack.push(viz);
     const apiUrl = `http://127.0.0.1:${api.port ?? base.PORT}`;
     for (const faction of LOCAL_BOT_FACTIONS) {
@@ -112,7 +118,7 @@ export async function startAll(config: Config, log: Logger, starters: Starters):
         continue;
       }
       // no probe port: two bots in one process would ask for the same one, and the process has the API's
-      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token, BOT_HTTP_PORT: undefined }, log.child({ role: 'bot', faction })));
+      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token, BOT_HTTP_PORT: undefined }, roleLogger(root, 'bot')));
     }
     log.info({ api: apiUrl, viz: `http://127.0.0.1:${viz.port ?? base.VIZ_PORT}/` }, 'Sector is running');
   } catch (err) {

@@ -18,7 +18,7 @@ describe('parseConfig', () => {
 
   it('names every bad variable and what it accepts, without echoing a token', () => {
     try {
-      parseConfig({ TICK_DELAY: '-1', SIM_ID: 'has space', API_TOKENS: 'BotFaction:short', LOG_LEVEL: 'loud' });
+      parseConfig({ TICK_DELAY: '-1', SIM_ID: 'has space', API_TOKENS: 'BotFaction:short', LOG_LEVEL: 'loud', LOG_FORMAT: 'fancy' });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
@@ -27,6 +27,7 @@ describe('parseConfig', () => {
       expect(message).toMatch(/SIM_ID: expected 1-64 letters/);
       expect(message).toMatch(/API_TOKENS: expected comma-separated name:token pairs/);
       expect(message).toMatch(/LOG_LEVEL: .*"loud"/);
+      expect(message).toMatch(/LOG_FORMAT: .*"auto".*"fancy"/);
       expect(message).not.toContain('short');
     }
   });

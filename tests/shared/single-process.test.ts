@@ -4,18 +4,45 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { simKeys } from '../../shared/keyspace.ts';
+import { duplicateTopLevelKeys } from '../helpers/logs.ts';
 import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
+import { startTestRedis } from '../helpers/redis-server.ts';
+import { registerPid, startTimeOf } from '../helpers/run-registry.ts';
+import { committedTick } from '../helpers/world.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sector-start-'));
-afterEach(killAllRoles);
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const dirs = [dataDir];
+/** the redis-servers npm start started: in their own process group, so not stopped by killing the start */
+const localRedis = new Set<number>();
+afterEach(async () => {
+  await killAllRoles();
+  for (const pid of localRedis) if (startTimeOf(pid) !== undefined) process.kill(pid, 'SIGKILL');
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 const env = { DATA_DIR: dataDir, PORT: '0', VIZ_PORT: '0', TICK_DELAY: '0.05', BOT_POLL_INTERVAL: '0.1' };
 
-async function running(p: RoleProcess): Promise<{ api: string; viz: string; admin: string }> {
+async function running(p: RoleProcess, dir = dataDir): Promise<{ api: string; viz: string; admin: string; redisPid: number }> {
   const line = await p.waitForLog((l) => l.msg === 'Sector is running', 30_000);
   const admin = p.lines.map((l) => /admin token .*: (\S+)$/.exec(l)?.[1]).find(Boolean);
-  return { api: String(line.api), viz: String(line.viz), admin: admin ?? '' };
+  const { pid: redisPid } = JSON.parse(readFileSync(path.join(dir, 'redis.json'), 'utf8')) as { pid: number };
+  localRedis.add(redisPid);
+  registerPid(redisPid, 'npm start redis-server'); // killed with the test run, should this test fail
+  return { api: String(line.api), viz: String(line.viz), admin: admin ?? '', redisPid };
+}
+
+/** The JSON log lines of a process, by role, each checked to name no key twice (the raw text: JSON.parse hides repeats). */
+function expectNoRepeatedKeys(p: RoleProcess): Map<string, number> {
+  const perRole = new Map<string, number>();
+  for (const line of p.lines.filter((l) => l.startsWith('{'))) {
+    expect(duplicateTopLevelKeys(line), line).toEqual([]);
+    const role = String((JSON.parse(line) as { role?: unknown }).role);
+    perRole.set(role, (perRole.get(role) ?? 0) + 1);
+  }
+  return perRole;
 }
 
 async function snapshotTick(api: string): Promise<number> {
@@ -49,6 +76,9 @@ describe('npm start (ROLE=all)', () => {
       return factions.has('BotFaction') && factions.has('Crimson') ? true : undefined;
     }, 'orders from both bots', 30_000);
 
+    // every role logged, and no line names a key twice (the role's own `role`, a bot's `faction`)
+    expect([...expectNoRepeatedKeys(first).keys()].sort()).toEqual(['all', 'api', 'bot', 'viz', 'worker']);
+
     const before = await snapshotTick(api);
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -71,7 +101,7 @@ describe('npm start (ROLE=all)', () => {
     crashed.kill('SIGKILL');
     await crashed.exited;
     const { pid } = JSON.parse(readFileSync(path.join(dataDir, 'redis.json'), 'utf8')) as { pid: number };
-    expect(() => process.kill(pid, 0)).not.toThrow(); // the orphaned redis-server still runs
+    expect(startTimeOf(pid)).toBeDefined(); // the orphaned redis-server still runs
 
     const next = spawnRole('all', env);
     const again = await running(next);
@@ -79,7 +109,7 @@ describe('npm start (ROLE=all)', () => {
     expect(await snapshotTick(again.api)).toBeGreaterThanOrEqual(before);
     next.kill('SIGTERM');
     expect(await next.exited).toBe(0);
-    expect(() => process.kill(pid, 0)).toThrow(); // stopped with the start that reused it
+    expect(startTimeOf(pid)).toBeUndefined(); // stopped with the start that reused it
   });
 
   it('without redis-server on PATH and no REDIS_URL, says how to get one', async () => {
@@ -88,5 +118,50 @@ describe('npm start (ROLE=all)', () => {
     const text = p.lines.join('\n');
     expect(text).toContain('No redis-server found');
     expect(text).toContain('REDIS_URL');
+  });
+});
+
+describe('stopping npm start', () => {
+  // Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the start and
+  // its redis-server alike; `kill -TERM -<pgid>` does the same with SIGTERM. The roles must
+  // stop first, the worker releasing its lease through that redis-server, which stops last.
+  it.each(['SIGINT', 'SIGTERM'] as const)('on %s to its process group: roles first (lease released, no connection errors), its redis-server last', async (signal) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-stop-'));
+    dirs.push(dir);
+    // A lease that would outlive this test: a start that had to wait it out would time out below.
+    const stopEnv = { ...env, DATA_DIR: dir, LEASE_TTL_MS: '120000' };
+    const start = spawnRole('all', stopEnv, [], { detached: true });
+    const { redisPid } = await running(start, dir);
+    await start.waitForLog((l) => l.role === 'worker' && l.msg === 'lease gained');
+
+    process.kill(-start.child.pid!, signal);
+    expect(await start.exited).toBe(0);
+    const stopping = start.logs.findIndex((l) => l.msg === 'stopping');
+    expect(stopping).toBeGreaterThanOrEqual(0);
+    const afterStop = start.logs.slice(stopping);
+    expect(afterStop.map((l) => l.msg)).toEqual(expect.arrayContaining(['lease released', 'worker stopped', 'stopped']));
+    expect(afterStop.filter((l) => Number(l.level) >= 40)).toEqual([]); // no warnings or errors
+    expect(start.lines.filter((l) => /ECONNREFUSED|ECONNRESET|Connection is closed|connection error/i.test(l))).toEqual([]);
+    expect(startTimeOf(redisPid)).toBeUndefined(); // its redis-server is gone...
+    // ...and was stopped once, by the start, after the roles: not by the group's signal.
+    const redisLog = readFileSync(path.join(dir, 'redis.log'), 'utf8');
+    expect([...redisLog.matchAll(/Received (SIG\w+)/g)].map((m) => m[1])).toEqual(['SIGTERM']);
+
+    // Redis' own data (its append-only file, loaded by another server): no lease left, the world kept.
+    const copy = await startTestRedis({ appendonly: true, seedDir: dir });
+    try {
+      const client = copy.client();
+      expect(await client.exists(simKeys('default').lease)).toBe(0);
+      expect(await committedTick(client)).toBeGreaterThanOrEqual(0);
+    } finally {
+      await copy.stop();
+    }
+
+    // The next start on the same data takes the lease at once, not after the 120 s TTL.
+    const next = spawnRole('all', stopEnv);
+    await running(next, dir);
+    await next.waitForLog((l) => l.role === 'worker' && l.msg === 'lease gained', 30_000);
+    next.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
   });
 });
