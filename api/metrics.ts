@@ -7,6 +7,7 @@ export interface ApiMetrics {
   latency: prom.Histogram<'method' | 'route'>;
   ordersAccepted: prom.Counter<'type'>;
   ordersRefused: prom.Counter<'code'>;
+  ordersReplayed: prom.Counter;
 }
 
 export function createApiMetrics(registry: prom.Registry = createRegistry('api')): ApiMetrics {
@@ -35,6 +36,11 @@ export function createApiMetrics(registry: prom.Registry = createRegistry('api')
       name: 'sector_api_orders_refused_total',
       help: 'Order requests refused before reaching Redis, by error code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    ordersReplayed: new prom.Counter({
+      name: 'sector_api_orders_replayed_total',
+      help: 'Order requests answered from an earlier one with the same Idempotency-Key (nothing appended)',
       registers: [registry],
     }),
   };

@@ -2,6 +2,7 @@
 // shape responses, so it cannot drift from the code. Built once per app.
 import { z } from 'zod';
 import { Order, PublicSnapshot, StreamId } from '../shared/schemas.ts';
+import { IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-key.ts';
 import { MAX_BATCH_ORDERS } from './order-request.ts';
 import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from './routes/events.ts';
 import { BatchAccepted, ErrorBody, EventsPage, HealthBody, OrderAccepted, OrderStatus, ReadyBody } from './schemas.ts';
@@ -66,16 +67,37 @@ export function openApiDocument(): Record<string, unknown> {
       '/orders': {
         post: {
           summary: 'Queue one order (an object) or a batch (an array, all-or-nothing)',
+          description:
+            `Send an ${IDEMPOTENCY_HEADER} with every order to retry it safely: a repeat with the same key from the same token within ` +
+            'API_IDEMPOTENCY_TTL_S seconds (default 600) of the first acceptance answers the original id(s) with `Idempotent-Replayed: true` ' +
+            'and queues nothing, counts against no rate limit and passes a full backlog; the same key with a different request is refused (422). ' +
+            'On 504 order_outcome_unknown the order may or may not have been queued: retry with the same key. ' +
+            'On 503 redis_unavailable nothing was queued.',
           security: [{ bearer: [] }],
+          parameters: [
+            {
+              name: IDEMPOTENCY_HEADER,
+              in: 'header',
+              required: false,
+              schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH + 2, pattern: '^"?[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,255}"?$' },
+              description: `names one logical order or batch (e.g. a UUID): 1-${MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters without spaces, '"' or '\\', optionally in double quotes (a structured-field string)`,
+            },
+          ],
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [ref('Order'), ref('OrderBatch')] } } } },
           responses: {
-            '202': { description: 'queued; applied or rejected at a coming tick', content: { 'application/json': { schema: { oneOf: [ref('OrderAccepted'), ref('BatchAccepted')] } } } },
-            '400': error('malformed JSON or an invalid order (the field is named)'),
+            '202': {
+              description: 'queued; applied or rejected at a coming tick. A repeat with the same Idempotency-Key answers the original id(s) with `Idempotent-Replayed: true`',
+              headers: { 'Idempotent-Replayed': { description: '`true` when this answers an earlier request with the same key (nothing was queued now)', schema: { type: 'string', enum: ['true'] } } },
+              content: { 'application/json': { schema: { oneOf: [ref('OrderAccepted'), ref('BatchAccepted')] } } },
+            },
+            '400': error('malformed JSON, an invalid order (the field is named), or a malformed Idempotency-Key (invalid_idempotency_key)'),
             '401': error('missing or unknown bearer token'),
             '403': error('the token may not give this order, or no tokens are configured'),
             '413': error('the body is over API_BODY_LIMIT bytes'),
-            '429': error('over API_RATE_LIMIT orders per second for this token; see Retry-After'),
-            ...unavailable,
+            '422': error('idempotency_key_reused: the Idempotency-Key was used by this token for a different request; nothing was queued'),
+            '429': error('over API_RATE_LIMIT orders per second for this token; see Retry-After; nothing was queued'),
+            '503': error('nothing was queued: redis_unavailable (Redis unreachable before the order was sent to it; retry after Retry-After) or orders_backlog (the stream is full)'),
+            '504': error('order_outcome_unknown: Redis did not confirm the append (timeout or connection lost after sending); the order may have been queued. Retry with the same Idempotency-Key'),
           },
         },
       },

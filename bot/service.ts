@@ -131,7 +131,12 @@ class BotLoop {
     this.gate.acted(snapshot.tick, outcome);
   }
 
-  /** Posts the tick's orders as one all-or-nothing batch and says what is known of the outcome. */
+  /**
+   * Posts the tick's orders as one all-or-nothing batch and says what is known of the outcome.
+   * The client sends the batch with one Idempotency-Key and retries timeouts, 503 and 504
+   * with it, so a batch queued although its answer was lost is not queued twice; what fails
+   * here failed every retry.
+   */
   private async send(tick: number, orders: Order[]): Promise<SendOutcome> {
     try {
       const ids = await this.client.postOrders(orders, { signal: this.signal });
@@ -149,6 +154,7 @@ class BotLoop {
         this.log[level]({ tick, status: err.status, code: err.code, field: err.field, reason: err.message, orders }, 'the API refused this tick\'s orders');
         return { certain: true, lastOrderId: null };
       }
+      // notSent only when no attempt can have reached the API (see SectorNetworkError)
       const notSent = err instanceof SectorNetworkError && err.notSent;
       this.log.warn({ tick, err: (err as Error).message, notSent }, notSent ? 'could not reach the API to send orders' : 'sending orders failed with an unknown outcome');
       return notSent ? { certain: true, lastOrderId: null } : { certain: false };

@@ -3,9 +3,12 @@
 // real types or a clear SectorResponseError, never a half-shaped object.
 //
 // Retries: reads (GET) are retried on network errors, timeouts and 5xx with backoff and
-// jitter. Posting orders is not idempotent: a POST is retried only when it provably did
-// nothing, i.e. the connection was refused, or the API answered 429 (its rate limit refuses
-// before anything is written). A 429 or 503 with Retry-After waits as long as it says.
+// jitter. Every order is sent with an Idempotency-Key, one per logical order (one call of
+// postOrder/postOrders) and the same on each of its attempts, so orders are retried on the
+// same failures as reads: if an attempt whose answer was lost (a timeout, a reset, a 504
+// order_outcome_unknown) had queued the order, its retry gets the original id back instead
+// of queuing it again. A 429 or 503 with Retry-After waits as long as it says.
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { ErrorBody, EventsPage, OrderAccepted, BatchAccepted, OrderStatus } from '../api/schemas.ts';
 import { type Order, PublicSnapshot } from '../shared/schemas.ts';
@@ -37,6 +40,15 @@ export interface RetryInfo {
 
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+export interface OrderCallOptions extends CallOptions {
+  /**
+   * names this logical order for the API's dedupe (1-255 visible ASCII characters); a random
+   * UUID when not given. Pass your own to retry safely across your own restarts, within the
+   * API's API_IDEMPOTENCY_TTL_S; never reuse one for a different order (422).
+   */
+  idempotencyKey?: string;
 }
 
 interface RequestSpec {
@@ -116,14 +128,14 @@ export class SectorClient {
   }
 
   /** Posts one order; resolves to its stream id (use it with orderStatus). Needs a token. */
-  async postOrder(order: Order, opts: CallOptions = {}): Promise<string> {
-    const res = await this.request({ method: 'POST', path: '/orders', body: order, idempotent: false, signal: opts.signal, headers: this.authHeaders() });
+  async postOrder(order: Order, opts: OrderCallOptions = {}): Promise<string> {
+    const res = await this.request({ method: 'POST', path: '/orders', body: order, idempotent: true, signal: opts.signal, headers: this.orderHeaders(opts) });
     return (await this.parse(res, OrderAccepted)).id;
   }
 
   /** Posts several orders as one all-or-nothing batch; resolves to their ids, in order. */
-  async postOrders(orders: readonly Order[], opts: CallOptions = {}): Promise<string[]> {
-    const res = await this.request({ method: 'POST', path: '/orders', body: orders, idempotent: false, signal: opts.signal, headers: this.authHeaders() });
+  async postOrders(orders: readonly Order[], opts: OrderCallOptions = {}): Promise<string[]> {
+    const res = await this.request({ method: 'POST', path: '/orders', body: orders, idempotent: true, signal: opts.signal, headers: this.orderHeaders(opts) });
     return (await this.parse(res, BatchAccepted)).ids;
   }
 
@@ -144,9 +156,10 @@ export class SectorClient {
     }
   }
 
-  private authHeaders(): Record<string, string> {
+  /** The token, and the key that makes every attempt of this one order the same request. */
+  private orderHeaders(opts: OrderCallOptions): Record<string, string> {
     if (!this.token) throw new Error('this SectorClient has no token: pass { token } to post orders');
-    return { Authorization: `Bearer ${this.token}` };
+    return { Authorization: `Bearer ${this.token}`, 'Idempotency-Key': opts.idempotencyKey ?? randomUUID() };
   }
 
   private async parse<S extends z.ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
@@ -184,6 +197,9 @@ export class SectorClient {
     const url = `${this.baseUrl}${spec.path}`;
     const headers: Record<string, string> = { Accept: 'application/json', ...spec.headers };
     if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
+    // Whether an earlier attempt may have had an effect: then a later "not sent" does not
+    // make the whole call one that provably did nothing.
+    let maybeDone = false;
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.policy.attempts;
       let failure: Error;
@@ -193,8 +209,10 @@ export class SectorClient {
         const res = await fetch(url, { method: spec.method, headers, body: spec.body === undefined ? undefined : JSON.stringify(spec.body), signal });
         if (res.ok || res.status === 304) return res;
         const error = await this.apiError(res);
-        // 429 refuses before any effect; a 5xx may have had one, so only reads repeat it.
+        // 429 refuses before any effect; a 5xx may have had one, so only idempotent calls
+        // (reads, and orders with their Idempotency-Key) repeat it.
         const retryable = res.status === 429 || (res.status >= 500 && spec.idempotent);
+        if (res.status >= 500) maybeDone = true;
         if (!retryable || last) throw error;
         if (error.retryAfterMs !== undefined && error.retryAfterMs > this.policy.maxRetryAfterMs) throw error;
         failure = error;
@@ -206,9 +224,10 @@ export class SectorClient {
         const notSent = !timedOut && errorCodes(err).some((c) => NOT_SENT_CODES.has(c));
         const error = new SectorNetworkError(
           timedOut ? `${spec.method} ${url}: no answer within ${this.timeoutMs} ms` : `${spec.method} ${url}: ${describe(err)}`,
-          notSent,
+          notSent && !maybeDone,
           { cause: err },
         );
+        if (!notSent) maybeDone = true;
         if (last || !(spec.idempotent || notSent)) throw error;
         failure = error;
       }

@@ -29,7 +29,7 @@ export class SectorApiError extends Error {
 export class SectorNetworkError extends Error {
   constructor(
     message: string,
-    /** true when the request provably never reached the server (connection refused) */
+    /** true when the call provably never reached the server (connection refused on every attempt) */
     readonly notSent: boolean,
     options?: { cause?: unknown },
   ) {

@@ -123,6 +123,12 @@ export const ConfigSchema = z.object({
   API_BODY_LIMIT: number({ min: 1024, max: 16 * 1024 * 1024, int: true, default: 64 * 1024 }),
   /** entries the orders stream may hold before the API refuses new orders with 503 (bounded memory while no worker consumes) */
   API_MAX_QUEUED_ORDERS: number({ min: 1, max: 100_000_000, int: true, default: 1_000_000 }),
+  /**
+   * seconds an Idempotency-Key of POST /orders is remembered after the order it first queued:
+   * a repeat within this window answers the original ids and queues nothing. Memory is bounded
+   * by it: at most API_RATE_LIMIT × this many keys per token.
+   */
+  API_IDEMPOTENCY_TTL_S: number({ min: 1, max: 86_400, int: true, default: 600 }),
   // --- viz
   VIZ_PORT: number({ min: 0, max: 65535, int: true, default: 9000 }),
   /** a viz client with more than this many bytes unsent is closed as too slow */

@@ -24,6 +24,8 @@ export interface SimKeys {
   results(generation: number): string;
   /** counter with PX TTL: orders a token sent in the current rate-limit window (api) */
   rateLimit(tokenName: string): string;
+  /** string with PX TTL: what a token's POST /orders with this Idempotency-Key queued (api) */
+  idempotency(tokenName: string, key: string): string;
 }
 
 export function simKeys(simId: string): SimKeys {
@@ -40,6 +42,7 @@ export function simKeys(simId: string): SimKeys {
     events: `${p}:events`,
     results: (generation: number) => `${p}:results:${generation}`,
     rateLimit: (tokenName: string) => `${p}:rate:${tokenName}`,
+    idempotency: (tokenName: string, key: string) => `${p}:idem:${tokenName}:${key}`,
   };
 }
 

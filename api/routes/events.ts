@@ -68,7 +68,9 @@ export function eventsRoutes(ctx: ApiContext): Hono<ApiEnv> {
         410,
         'cursor_trimmed',
         `events after ${after} were trimmed from the capped stream; the oldest retained event is ${info.firstId}. ` +
-          'Re-read /snapshot and resume with after=0-0 (from the oldest retained event)',
+          // event ids are <tick>-<n> with n from 1, and a snapshot at tick T includes the
+          // effects of every event up to tick T: <T+1>-0 is the exclusive cursor right after it
+          'Re-read /snapshot (tick T) and resume with after=<T+1>-0: the snapshot already includes every earlier event',
         'after',
       );
     }

@@ -1,8 +1,14 @@
 // POST /orders: one order (a JSON object) or a batch (a JSON array, all-or-nothing) from an
 // authenticated writer, validated with the shared zod schemas, appended to the orders stream.
 // Each refusal happens before any Redis write, in this order: body limit (413) -> token
-// (401/403) -> parse, validate, authorise (400/403) -> rate limit (429). The rate limit is
-// checked by the same Lua script that appends (see ../rate-limited-append.ts): one round trip.
+// (401/403) -> parse, validate, authorise, Idempotency-Key (400/403) -> key reused for another
+// request (422) -> backlog (503) -> rate limit (429). The key, the backlog and the rate limit
+// are checked by the same Lua script that appends (see ../rate-limited-append.ts): one round
+// trip, atomic. A repeat with the same key answers the first request's ids and appends nothing.
+//
+// When Redis fails, the answer says whether the order may have been queued: 503
+// redis_unavailable only when the append certainly did not run (retrying is safe), else 504
+// order_outcome_unknown (retrying is safe with the same Idempotency-Key, and only with it).
 //
 // This is the API's hot path, so its steps run inline in one handler rather than as a chain
 // of hono middleware (each layer costs a dispatch and a promise per request), and the answer
@@ -12,25 +18,57 @@ import { Hono } from 'hono';
 import type { ApiContext } from '../context.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError } from '../errors.ts';
+import { IDEMPOTENCY_HEADER, parseIdempotencyKey, requestFingerprint } from '../idempotency-key.ts';
 import { authorizationHeader, tokenAuthenticator } from '../middleware/auth.ts';
 import { bodyLimitCheck } from '../middleware/body-limit.ts';
 import { parseOrderRequest } from '../order-request.ts';
-import { type AppendLimits, appendOrdersWithinRate } from '../rate-limited-append.ts';
+import { type AppendLimits, type AppendOutcome, appendOrdersWithinRate, type IdempotencyClaim } from '../rate-limited-append.ts';
+import { certainlyNotRun, isRedisUnavailable } from '../redis-unavailable.ts';
 import type { BatchAccepted, OrderAccepted } from '../schemas.ts';
+
+/** Redis failed during the append: was anything queued? (see the top of this file) */
+function appendFailure(err: unknown, keyed: boolean): unknown {
+  if (!isRedisUnavailable(err)) return err; // a bug: 500
+  if (certainlyNotRun(err)) {
+    return new HttpError(503, 'redis_unavailable', 'the world store (Redis) is unreachable and nothing was queued; retry shortly', undefined, { 'Retry-After': '1' });
+  }
+  const retry = keyed
+    ? `Retrying with the same ${IDEMPOTENCY_HEADER} is safe: it answers the original id(s) if the order was queued, and queues it if not.`
+    : `Without an ${IDEMPOTENCY_HEADER}, a retry may queue the order twice; send one with every order to retry safely.`;
+  return new HttpError(504, 'order_outcome_unknown', `the world store (Redis) did not confirm the append (timed out or connection lost): the order may or may not have been queued. ${retry}`, undefined, {
+    'Retry-After': '1',
+  });
+}
 
 export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
   const { metrics } = ctx;
   const budget: AppendLimits = { limit: ctx.config.API_RATE_LIMIT, windowMs: 1000, maxQueued: ctx.config.API_MAX_QUEUED_ORDERS };
+  const idempotencyTtlMs = ctx.config.API_IDEMPOTENCY_TTL_S * 1000;
   const checkBodyLimit = bodyLimitCheck(ctx.config.API_BODY_LIMIT);
   const authenticate = tokenAuthenticator(ctx.config.API_TOKENS);
 
-  async function accept(text: string, writer: string): Promise<Response> {
+  async function accept(text: string, writer: string, keyHeader: string | undefined): Promise<Response> {
     const { orders, batch } = parseOrderRequest(text, writer);
+    const key = parseIdempotencyKey(keyHeader);
     if (orders.length > budget.limit) {
       // would be refused in every window: say so instead of a 429 that retrying cannot cure
       throw new HttpError(400, 'batch_too_large', `the batch has ${orders.length} orders, more than API_RATE_LIMIT allows per second (${budget.limit}); split it`);
     }
-    const outcome = await appendOrdersWithinRate(ctx.redis, ctx.keys, writer, orders, budget);
+    const claim: IdempotencyClaim | undefined = key === undefined ? undefined : { key, fingerprint: requestFingerprint(orders, batch), ttlMs: idempotencyTtlMs };
+    let outcome: AppendOutcome;
+    try {
+      outcome = await appendOrdersWithinRate(ctx.redis, ctx.keys, writer, orders, budget, claim);
+    } catch (err) {
+      throw appendFailure(err, claim !== undefined);
+    }
+    if (outcome.outcome === 'key_reused') {
+      throw new HttpError(
+        422,
+        'idempotency_key_reused',
+        `this ${IDEMPOTENCY_HEADER} was already used by ${writer} for a different request within API_IDEMPOTENCY_TTL_S (${ctx.config.API_IDEMPOTENCY_TTL_S} s); nothing was queued. Use a new key for a new order`,
+        IDEMPOTENCY_HEADER,
+      );
+    }
     if (outcome.outcome === 'rate_limited') {
       const retryAfter = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
       throw new HttpError(429, 'rate_limited', `over the limit of ${budget.limit} orders per second for ${writer} (API_RATE_LIMIT); retry after ${retryAfter} s`, undefined, {
@@ -42,9 +80,15 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
         'Retry-After': '5',
       });
     }
-    for (const order of orders) metrics.ordersAccepted.inc({ type: order.type });
     const body = batch ? ({ ids: outcome.ids } satisfies BatchAccepted) : ({ id: outcome.ids[0]! } satisfies OrderAccepted);
-    return new Response(JSON.stringify(body), { status: 202, headers: { 'Content-Type': 'application/json', Location: `/orders/${outcome.ids[0]}` } });
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', Location: `/orders/${outcome.ids[0]}` };
+    if (outcome.outcome === 'replayed') {
+      metrics.ordersReplayed.inc();
+      headers['Idempotent-Replayed'] = 'true';
+    } else {
+      for (const order of orders) metrics.ordersAccepted.inc({ type: order.type });
+    }
+    return new Response(JSON.stringify(body), { status: 202, headers });
   }
 
   return new Hono<ApiEnv>().post('/orders', async (c) => {
@@ -52,7 +96,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
       const buffering = checkBodyLimit(c); // a promise only for a streamed body
       if (buffering) await buffering;
       const writer = authenticate(authorizationHeader(c));
-      return await accept(await c.req.text(), writer);
+      return await accept(await c.req.text(), writer, c.req.header(IDEMPOTENCY_HEADER));
     } catch (err) {
       // count every refusal of this route, whichever step refused (the app's error handler
       // turns it into the response)

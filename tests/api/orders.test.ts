@@ -217,10 +217,19 @@ describe('the rate limit per token', () => {
     try {
       await h.client.del(keys.rateLimit('Crimson'), keys.rateLimit('BotFaction'));
       const urls = [a, b].map((api) => `http://127.0.0.1:${api.port}`);
+      // A fresh window is opened by the first order and lasts the window's length (1 s)...
+      expect((await postOrder(urls[0]!, note('BotFaction'), TOKENS.BotFaction)).status).toBe(202);
+      const opened = await h.client.pttl(keys.rateLimit('BotFaction'));
+      expect(opened).toBeGreaterThan(0);
+      expect(opened).toBeLessThanOrEqual(1000);
+      // ...but the 8 orders below must share one window however slow the machine is, so this
+      // window is opened by hand and outlasts the test (the script keeps an existing expiry).
+      await h.client.set(keys.rateLimit('Crimson'), '0', 'PX', 600_000);
       // 8 orders in one window, alternating replicas: 5 pass, 3 are limited
       const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => postOrder(urls[i % 2]!, note('Crimson'), TOKENS.Crimson)));
       const statuses = answers.map((r) => r.status).sort();
       expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429, 429]);
+      expect(await h.client.get(keys.rateLimit('Crimson'))).toBe('5'); // the refused ones counted nothing
       const limited = answers.find((r) => r.status === 429)!;
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect((await errorOf(limited)).code).toBe('rate_limited');
@@ -228,8 +237,9 @@ describe('the rate limit per token', () => {
       await refused(() => postOrder(urls[0]!, Array.from({ length: 6 }, () => note('Crimson')), TOKENS.Crimson), 400, 'batch_too_large');
       // another token has its own budget
       expect((await postOrder(urls[0]!, note('BotFaction'), TOKENS.BotFaction)).status).toBe(202);
-      // the window ends and the token may send again
-      await pollUntil(async () => ((await postOrder(urls[1]!, note('Crimson'), TOKENS.Crimson)).status === 202 ? true : undefined), 'the rate window to pass', 5000, 100);
+      // the window ends (made to end now) and the token may send again
+      await h.client.pexpire(keys.rateLimit('Crimson'), 1);
+      await pollUntil(async () => ((await postOrder(urls[1]!, note('Crimson'), TOKENS.Crimson)).status === 202 ? true : undefined), 'the rate window to pass', 30_000, 50);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -237,17 +247,24 @@ describe('the rate limit per token', () => {
 });
 
 describe('the orders backlog', () => {
-  it('refuses orders with 503 once the stream holds API_MAX_QUEUED_ORDERS entries, appending nothing', async () => {
+  it('refuses orders with 503 once the stream holds API_MAX_QUEUED_ORDERS entries, appending nothing and counting nothing', async () => {
     await h.client.del(keys.orders);
     const api = await startApi(testConfig(h.redis.url, { API_MAX_QUEUED_ORDERS: '3', API_RATE_LIMIT: '1000' }), silent);
     try {
       const url = `http://127.0.0.1:${api.port}`;
+      // rate windows that outlast the test, so a counter read twice cannot expire in between
+      for (const name of ['BotFaction', 'admin']) await h.client.set(keys.rateLimit(name), '0', 'PX', 600_000);
+      const counted = (name: string) => h.client.get(keys.rateLimit(name));
       expect((await postOrder(url, [note('BotFaction'), note('BotFaction')], TOKENS.BotFaction)).status).toBe(202);
-      // a batch that would overflow is refused whole; a single order still fits
+      expect(await counted('BotFaction')).toBe('2');
+      // a batch that would overflow is refused whole, and costs no rate budget; a single order still fits
       const { res } = await refused(() => postOrder(url, [note('BotFaction'), note('BotFaction')], TOKENS.BotFaction), 503, 'orders_backlog');
       expect(res.headers.get('retry-after')).toBe('5');
+      expect(await counted('BotFaction')).toBe('2');
       expect((await postOrder(url, note('BotFaction'), TOKENS.BotFaction)).status).toBe(202);
+      expect(await counted('BotFaction')).toBe('3');
       await refused(() => postOrder(url, note('BotFaction'), TOKENS.admin), 503, 'orders_backlog');
+      expect(await counted('admin')).toBe('0');
       expect(await streamLength()).toBe(3);
     } finally {
       await api.stop();

@@ -129,13 +129,18 @@ describe('GET /events', () => {
     }
   });
 
-  it('says 410 when the cursor fell behind the capped stream, and resumes from 0-0', async () => {
+  it('says 410 when the cursor fell behind the capped stream, and how to resume: after=<T+1>-0 of a fresh snapshot', async () => {
     await h.client.xtrim(keys.events, 'MAXLEN', 10); // keeps ticks 16..25
     const stale = await fetch(`${h.url}/events?after=5-1`);
     expect(stale.status).toBe(410);
     const err = await errorOf(stale);
     expect(err.code).toBe('cursor_trimmed');
     expect(err.message).toContain('16-1');
+    expect(err.message).toContain('after=<T+1>-0');
+    expect(err.message).not.toContain('after=0-0');
+    // what it advises: with a snapshot at tick 20, after=21-0 continues with tick 21's first event
+    const resumed = EventsPage.parse(await (await fetch(`${h.url}/events?after=21-0&limit=1`)).json());
+    expect(resumed.events[0]?.id).toBe('21-1');
     // a cursor at or past the oldest retained event is fine
     const fresh = EventsPage.parse(await (await fetch(`${h.url}/events?after=16-1&limit=3`)).json());
     expect(fresh.events.map((e) => e.id)).toEqual(['17-1', '18-1', '19-1']);

@@ -157,16 +157,20 @@ describe('SectorClient against a running Sector', () => {
     expect(fresh).toEqual(first);
   });
 
-  it('while Redis is down: reads are retried then surface the 503; orders are not retried', async () => {
+  it('while Redis is down: reads and orders (with their Idempotency-Key) are retried, then surface the 503', async () => {
     await stack.redis.kill();
-    const { client, retries } = clientWith({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } });
-    const read = await client.snapshot().catch((err: unknown) => err);
-    expect(read).toBeInstanceOf(SectorApiError);
-    expect(read).toMatchObject({ status: 503 });
-    expect(retries).toHaveLength(1);
-    const post = await client.postOrder(note('BotFaction', 'while Redis is down')).catch((err: unknown) => err);
-    expect(post).toMatchObject({ status: 503 });
-    expect(retries).toHaveLength(1);
-    await stack.redis.restart();
+    try {
+      const { client, retries } = clientWith({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } });
+      const read = await client.snapshot().catch((err: unknown) => err);
+      expect(read).toBeInstanceOf(SectorApiError);
+      expect(read).toMatchObject({ status: 503 });
+      expect(retries).toHaveLength(1);
+      const post = await client.postOrder(note('BotFaction', 'while Redis is down')).catch((err: unknown) => err);
+      expect(post).toMatchObject({ status: 503, code: 'redis_unavailable' });
+      expect(retries).toHaveLength(2);
+      expect(retries[1]).toMatchObject({ method: 'POST', error: { status: 503 } });
+    } finally {
+      await stack.redis.restart();
+    }
   });
 });

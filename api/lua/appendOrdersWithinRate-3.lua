@@ -1,0 +1,60 @@
+--[[
+  Appends orders to the orders stream while the sender's rate budget allows (fixed window),
+  at most once per Idempotency-Key.
+
+  Input:
+    KEYS[1] rate counter of the sender (sim:{S}:rate:<name>)
+    KEYS[2] orders stream (sim:{S}:orders)
+    KEYS[3] the sender's record of its Idempotency-Key (sim:{S}:idem:<name>:<key>); untouched
+            when ARGV[4] is 0 (no key: the caller passes any key of the same slot)
+    ARGV[1] orders allowed per window
+    ARGV[2] window length, ms
+    ARGV[3] most entries the orders stream may hold
+    ARGV[4] how long the key's record lives, ms (0: the request has no Idempotency-Key)
+    ARGV[5] fingerprint of the request (what a repeat must match; no spaces)
+    ARGV[6] number of orders; then, per order, its field count and its fields
+            (as shared/streams.ts lays them out)
+
+  Output:
+    {1, id, ...}      appended, with the stream ids in order
+    {3, id, ...}      the key was used for this same request before: nothing appended, these
+                      are the ids it queued (a replay counts against neither budget nor cap)
+    {4}               the key was used for a different request: nothing appended
+    {0, ms}           over the rate limit; ms left in the window
+    {2}               the stream is full (nobody consumes it: memory stays bounded, I6)
+
+  The record is "<fingerprint> <id> <id> ...", written with the append and only then, so a
+  refused request leaves the key free for its retry.
+]]
+local keyed = ARGV[4] ~= '0'
+if keyed then
+  local record = redis.call('GET', KEYS[3])
+  if record then
+    local space = string.find(record, ' ', 1, true)
+    if string.sub(record, 1, space - 1) ~= ARGV[5] then return {4} end
+    local out = {3}
+    for id in string.gmatch(string.sub(record, space + 1), '%S+') do out[#out + 1] = id end
+    return out
+  end
+end
+local cost = tonumber(ARGV[6])
+if redis.call('XLEN', KEYS[2]) + cost > tonumber(ARGV[3]) then
+  return {2}
+end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + cost > tonumber(ARGV[1]) then
+  return {0, tostring(redis.call('PTTL', KEYS[1]))}
+end
+redis.call('INCRBY', KEYS[1], cost)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local out = {1}
+local i = 7
+for _ = 1, cost do
+  local n = tonumber(ARGV[i])
+  out[#out + 1] = redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+if keyed then
+  redis.call('SET', KEYS[3], ARGV[5] .. ' ' .. table.concat(out, ' ', 2), 'PX', ARGV[4])
+end
+return out
