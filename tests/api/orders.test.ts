@@ -291,13 +291,23 @@ describe('GET /orders/<id>', () => {
 
   it('says pending before a tick, then applied or rejected (with the reason) after a real worker tick', async () => {
     await h.client.del(keys.snapshot, keys.orders, keys.events);
+    const workerConfig = testConfig(h.redis.url, { TICK_DELAY: '0.05', WORKER_ID: 'api-test-worker' });
+    // The world first: a new world starts after every order already in the stream, so orders
+    // posted before it exists would never be applied. Then no worker while orders are posted,
+    // so they are surely still pending when looked at.
+    const seeder = await startWorker(workerConfig, silent);
+    try {
+      await pollUntil(async () => ((await fetch(`${h.url}/snapshot`)).status === 200 ? true : undefined), 'the world to be created');
+    } finally {
+      await seeder.stop();
+    }
     const queued = async (order: Order, token: string) => OrderAccepted.parse(await (await postOrder(h.url, order, token)).json()).id;
     const good = await queued(note('BotFaction', 'applied please'), TOKENS.BotFaction);
     // well-formed but impossible: there is no system 999999 in the generated world
     const impossible = await queued({ type: 'add_fleet', faction: 'Crimson', system: 999_999, ships: 5 }, TOKENS.Crimson);
     expect((await status(good)).body).toEqual({ id: good, status: 'pending' });
 
-    const worker = await startWorker(testConfig(h.redis.url, { TICK_DELAY: '0.05', WORKER_ID: 'api-test-worker' }), silent);
+    const worker = await startWorker(workerConfig, silent);
     try {
       const applied = await pollUntil(async () => {
         const s = (await status(good)).body;
