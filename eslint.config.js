@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.sector/', 'test-artifacts/', 'k8s/', '.scratch-*/'] },
+  { ignores: ['node_modules/', 'dist/', '.sector/', 'test-artifacts/', 'k8s/', '.scratch-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

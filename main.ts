@@ -28,15 +28,11 @@ async function main(): Promise<void> {
   const root = createRootLogger({ level: config.LOG_LEVEL, bindings: { simId: config.SIM_ID }, format: config.LOG_FORMAT });
   const log = roleLogger(root, role);
 
-  let service: Service;
-  try {
-    service = role === 'all' ? await startAll(config, root, starters) : await starters[role](config, log);
-  } catch (err) {
-    log.fatal({ err }, 'start-up failed');
-    process.exitCode = 1;
-    return;
-  }
-
+  // The signal handlers are installed as the roles begin to start (in the same synchronous
+  // step, so no signal can come between): a SIGTERM while they are still starting (a pod
+  // stopped early, a test under load) stops them gracefully once started, instead of node's
+  // default action killing the process.
+  const started: Promise<Service> = role === 'all' ? startAll(config, root, starters) : starters[role](config, log);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -46,7 +42,7 @@ async function main(): Promise<void> {
       log.error('stop took too long; exiting');
       process.exit(1);
     }, HARD_EXIT_MS).unref();
-    service.stop().then(
+    started.then((service) => service.stop()).then(
       () => {
         log.info('stopped');
         process.exit(0);
@@ -59,6 +55,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await started;
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    process.exitCode = 1;
+  }
 }
 
 void main();

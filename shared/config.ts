@@ -1,5 +1,6 @@
 // One configuration parser for every role: zod over the environment, once, at start-up.
 // A bad value stops the process with a message naming the variable and what it accepts.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS } from './log.ts';
@@ -117,6 +118,8 @@ export const ConfigSchema = z.object({
   // --- api
   PORT: number({ min: 0, max: 65535, int: true, default: 8000 }),
   API_TOKENS: apiTokens,
+  /** a file holding API_TOKENS (see SECRET_FILES) */
+  API_TOKENS_FILE: z.string().optional(),
   /** orders per second each token may send (fixed one-second window, shared by replicas through Redis) */
   API_RATE_LIMIT: number({ min: 1, max: 1_000_000, int: true, default: 50 }),
   /** largest request body the API reads, in bytes; larger ones get 413 */
@@ -137,6 +140,8 @@ export const ConfigSchema = z.object({
   API_URL: text('http://127.0.0.1:8000', /^https?:\/\//, 'an http:// or https:// URL'),
   BOT_FACTION: text('BotFaction', /^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'a faction id'),
   BOT_TOKEN: z.string().optional(),
+  /** a file holding BOT_TOKEN (see SECRET_FILES) */
+  BOT_TOKEN_FILE: z.string().optional(),
   BOT_POLL_INTERVAL: number({ min: 0.01, max: 3600, default: 1.0 }),
   BOT_MAX_ORDERS: number({ min: 0, max: 100, int: true, default: 3 }),
   /** when set, the bot serves /health, /ready and /metrics on this port (0: a free port) */
@@ -157,16 +162,45 @@ export class ConfigError extends Error {
 /** Variables checked by z.enum, whose message does not quote what was given. */
 const ENUM_VARIABLES = new Set(['LOG_LEVEL', 'LOG_FORMAT', 'ROLE']);
 
+/**
+ * Secrets may instead be read from a file named by `<NAME>_FILE`, the convention of Docker and
+ * Kubernetes secret mounts: compose's init service writes the tokens it generated into a
+ * volume, and no token then sits in an environment that `docker inspect` shows.
+ */
+export const SECRET_FILES = { API_TOKENS_FILE: 'API_TOKENS', BOT_TOKEN_FILE: 'BOT_TOKEN' } as const;
+
+/** The environment with each `<NAME>_FILE` read into `<NAME>`; problems are named, not thrown. */
+function withSecretFiles(env: NodeJS.ProcessEnv, problems: { variable: string; message: string }[]): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const [fileVar, name] of Object.entries(SECRET_FILES)) {
+    const file = env[fileVar]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) {
+      problems.push({ variable: fileVar, message: `set either ${name} or ${fileVar}, not both` });
+      continue;
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push({ variable: fileVar, message: `cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? String(err)})` });
+    }
+  }
+  return out;
+}
+
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = ConfigSchema.safeParse(env);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => ({
+  const problems: { variable: string; message: string }[] = [];
+  const resolved = withSecretFiles(env, problems);
+  const result = ConfigSchema.safeParse(resolved);
+  if (result.success && problems.length === 0) return result.data;
+  throw new ConfigError([
+    ...problems,
+    ...(result.error?.issues ?? []).map((issue) => ({
       variable: String(issue.path[0] ?? '?'),
       message: ENUM_VARIABLES.has(String(issue.path[0])) ? `${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})` : issue.message,
     })),
-  );
+  ]);
 }
 
 /** For entry points: parse, or print the problem and exit with status 2. */

@@ -3,17 +3,30 @@
 // with that service's environment, in depends_on order, each started only once what it
 // depends on passes its health check. What changes from compose: the service hostnames
 // point at 127.0.0.1, Redis is this test's own redis-server, each listen port is a free one,
-// and ticks are faster. Then the system is checked end to end through its public surface.
+// and ticks are faster, and each named volume is a temporary directory. No `.env` is given, as
+// on a fresh clone: the one-shot `tokens` service (its compiled entry point mapped back to its
+// TypeScript source) generates the tokens the API and the bots then read from the volume.
+// Then the system is checked end to end through its public surface.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type Role } from '../../shared/config.ts';
-import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
+import { killAllRoles, pollUntil, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { type ComposeService, parseEnvFile, readCompose, repoFile } from './deployment-files.ts';
+import { type ComposeService, readCompose } from './deployment-files.ts';
 import { LISTEN_PORT_VARIABLE, listenPort } from './role-ports.ts';
 
-const envFile = parseEnvFile(repoFile('.env.example'));
-const compose = readCompose(envFile);
-const authHeader = { authorization: `Bearer ${envFile.ADMIN_TOKEN}` };
+// A fresh clone: no .env at all.
+const compose = readCompose({});
+/** Set once the `tokens` service has run: the admin token it generated. */
+let authHeader: { authorization: string };
+/** compose volume name -> the temporary directory standing in for it */
+const volumes = new Map<string, string>();
+/** container path -> local directory, for the volume mounts of the service being started */
+const mountsOf = (s: ComposeService) =>
+  (s.volumes ?? []).map((v) => v.split(':')).filter(([vol]) => compose.volumes && vol! in compose.volumes).map(([vol, at]) => ({ at: at!, local: volumes.get(vol!)! }));
 
 interface Running {
   name: string;
@@ -31,8 +44,9 @@ const addresses = new Map<string, { composePort: number; local: string }>();
 const roleOf = (s: ComposeService) => s.command![0] as Role;
 const envOf = (s: ComposeService) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
 
-/** A URL naming a compose service (redis://redis:6379/0, http://api:8000) rewritten to where it runs here. */
-function localise(value: string): string {
+/** A URL naming a compose service (redis://redis:6379/0, http://api:8000), or a path in a mounted volume, rewritten to where it is here. */
+function localise(value: string, service: ComposeService): string {
+  for (const m of mountsOf(service)) if (value.startsWith(`${m.at}/`) || value === m.at) return m.local + value.slice(m.at.length);
   return value.replace(/^([a-z]+:\/\/)([\w-]+):(\d+)/, (all, scheme: string, host: string, port: string) => {
     const a = addresses.get(host);
     if (!a) return all;
@@ -71,15 +85,32 @@ async function waitHealthy(r: Running, service: ComposeService): Promise<void> {
   );
 }
 
+/**
+ * A one-shot service (an `entrypoint` of `node dist/<file>.js ...`, which others wait on with
+ * service_completed_successfully): its TypeScript source run to completion, exit 0 required.
+ */
+function runToCompletion(name: string, service: ComposeService): void {
+  const [node, script, ...args] = service.entrypoint as string[];
+  expect(node, `${name}'s entrypoint`).toBe('node');
+  const source = script!.replace(/^dist\/(.*)\.js$/, '$1.ts');
+  const env = Object.fromEntries(Object.entries(envOf(service)).map(([k, v]) => [k, localise(v, service)]));
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, source), ...args.map((a) => localise(a, service))], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: 'pipe',
+  });
+}
+
 async function startService(name: string): Promise<void> {
   const service = compose.services[name]!;
   if (name === 'redis') {
     addresses.set(name, { composePort: 6379, local: `127.0.0.1:${redis.port}` });
     return;
   }
+  if (service.entrypoint) return runToCompletion(name, service);
   const role = roleOf(service);
-  const env = Object.fromEntries(Object.entries(envOf(service)).map(([k, v]) => [k, localise(v)]));
-  const composePort = listenPort(role, parseConfig(envOf(service)));
+  const env = Object.fromEntries(Object.entries(envOf(service)).map(([k, v]) => [k, localise(v, service)]));
+  const composePort = listenPort(role, parseConfig(env));
   const portVariable = LISTEN_PORT_VARIABLE[role];
   let port: number | undefined;
   if (portVariable && composePort !== undefined) {
@@ -107,17 +138,22 @@ async function workerHealth(r: Running): Promise<{ leader: boolean } | undefined
 
 beforeAll(async () => {
   redis = await startTestRedis({ appendonly: true });
-  for (const name of startOrder()) await startService(name);
+  for (const name of Object.keys(compose.volumes ?? {})) volumes.set(name, mkdtempSync(path.join(os.tmpdir(), `sector-volume-${name}-`)));
+  for (const name of startOrder()) {
+    await startService(name);
+    if (name === 'tokens') authHeader = { authorization: `Bearer ${readFileSync(path.join(volumes.get('tokens')!, 'ADMIN_TOKEN'), 'utf8')}` };
+  }
 }, 120_000);
 
 afterAll(async () => {
   await killAllRoles();
   await redis?.stop();
+  for (const dir of volumes.values()) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('compose.yaml, emulated with local processes', () => {
   it('started every service compose defines, each passing its health check', () => {
-    expect([...running.keys()].sort()).toEqual(Object.keys(compose.services).filter((n) => n !== 'redis').sort());
+    expect([...running.keys()].sort()).toEqual(Object.keys(compose.services).filter((n) => n !== 'redis' && n !== 'tokens').sort());
     for (const r of running.values()) expect(r.proc.child.exitCode, r.name).toBeNull();
   });
 
@@ -125,7 +161,7 @@ describe('compose.yaml, emulated with local processes', () => {
     expect(await api('/api/health')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 
-  it('applies an order posted with the admin token from the env file', async () => {
+  it('applies an order posted with the admin token the tokens service generated', async () => {
     const posted = await api('/api/orders', {
       method: 'POST',
       headers: { ...authHeader, 'content-type': 'application/json' },

@@ -3,12 +3,15 @@
 // ones the code reads and serves. Every expected name is taken from the code itself: the
 // config schema (CONFIG_VARIABLES, parseConfig), the entry point's ROLES, the API app's own
 // route table, the viz's exported paths, and the live probe servers of a worker and a bot.
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_PREFIX, createApiApp } from '../../api/app.ts';
 import { startBot } from '../../bot/service.ts';
 import { startWorker } from '../../engine/worker.ts';
+import { TOKEN_VARIABLES, writeTokens } from '../../deploy/tokens.ts';
 import { CONFIG_VARIABLES, parseConfig, ROLES, type Role } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROBE_PATHS } from '../../shared/probe-server.ts';
@@ -35,8 +38,18 @@ import {
 import { listenPort } from './role-ports.ts';
 
 const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
-const envExample = parseEnvFile(repoFile('.env.example'));
-const compose = readCompose(envExample);
+/** The variables .env.example documents, set or commented out (`# NAME=`). */
+const envExample = parseEnvFile(
+  repoFile('.env.example')
+    .split('\n')
+    .map((l) => l.replace(/^#\s*([A-Z][A-Z0-9_]*=)/, '$1'))
+    .join('\n'),
+);
+// A fresh clone: no .env.
+const compose = readCompose({});
+/** The `tokens` volume, filled as compose's `tokens` service fills it. */
+const tokensDir = mkdtempSync(path.join(os.tmpdir(), 'sector-contract-tokens-'));
+writeTokens(tokensDir, {});
 const silent = createLogger('contract-test', 'silent');
 const KNOWN = new Set<string>(CONFIG_VARIABLES);
 
@@ -75,6 +88,7 @@ afterAll(async () => {
   await stopBot?.();
   await stopWorker?.();
   await redis?.stop();
+  rmSync(tokensDir, { recursive: true, force: true });
 });
 
 /** Asserts a probe path is one the role serves, asking the role's own code. */
@@ -117,21 +131,51 @@ describe('the checks themselves', () => {
 
 describe('compose.yaml', () => {
   const services = Object.entries(compose.services);
-  const app = services.filter(([, s]) => s.image?.split(':')[0] === 'sector');
+  const ours = services.filter(([, s]) => s.image?.split(':')[0] === 'sector');
+  /** The long-running roles; `tokens` (an entrypoint of its own) runs once and exits. */
+  const app = ours.filter(([, s]) => !s.entrypoint);
   const roleOf = (s: ComposeService) => s.command?.[0] as Role;
-  const envOf = (s: ComposeService) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+  /** A service's environment, with paths in the tokens volume pointing at this test's copy of it. */
+  const envOf = (s: ComposeService) => {
+    const mount = (s.volumes ?? []).map((v) => v.split(':')).find(([vol]) => vol === 'tokens')?.[1];
+    const local = (v: string) => (mount && v.startsWith(`${mount}/`) ? path.join(tokensDir, v.slice(mount.length)) : v);
+    return Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, local(String(v))]));
+  };
 
-  it('has no `version:` key, and builds the one image every app service runs', () => {
+  it('has no `version:` key, and builds the one image every app service runs, once', () => {
     expect(compose).not.toHaveProperty('version');
-    expect(new Set(app.map(([, s]) => s.image))).toEqual(new Set(['sector:latest']));
-    for (const [name, s] of app) expect(s.build, name).toBe('.');
+    expect(new Set(ours.map(([, s]) => s.image))).toEqual(new Set(['sector:latest']));
+    // One service builds it; the others never pull it (no registry has it) nor build it again.
+    const builders = ours.filter(([, s]) => s.build !== undefined);
+    expect(builders.map(([, s]) => s.build)).toEqual(['.']);
+    for (const [name, s] of ours) if (s.build === undefined) expect(s.pull_policy, name).toBe('never');
   });
 
-  it('runs redis (append-only, health-checked, on 6379), the api, two workers, viz and two bots of different factions', () => {
+  it('generates the tokens once per installation, into a volume the API and the bots read, taking .env ones first', () => {
+    const [name, tokens] = ours.find(([, s]) => s.entrypoint)!;
+    expect(tokens.entrypoint).toEqual(['node', 'dist/deploy/tokens.js', '/var/lib/sector/tokens']);
+    expect(tokens.volumes, name).toEqual(['tokens:/var/lib/sector/tokens']);
+    expect(tokens.restart, name).toBe('no');
+    // Each token variable is passed through from .env (empty when unset: generated).
+    expect(tokens.environment).toEqual(Object.fromEntries(Object.values(TOKEN_VARIABLES).map((v) => [v, ''])));
+    const fromEnv = readCompose({ ADMIN_TOKEN: 'operator-chosen-token' }).services[name]!;
+    expect(fromEnv.environment?.ADMIN_TOKEN).toBe('operator-chosen-token');
+    const api = app.find(([, s]) => roleOf(s) === 'api')![1];
+    expect(api.depends_on?.[name]?.condition).toBe('service_completed_successfully');
+    for (const [n, s] of app) {
+      const readsTokens = Object.keys(s.environment ?? {}).some((k) => k.endsWith('_FILE'));
+      if (readsTokens) expect(s.volumes, n).toEqual(['tokens:/var/lib/sector/tokens:ro']);
+      // No token in any service's environment: only file names.
+      expect(Object.keys(s.environment ?? {}).filter((k) => k === 'API_TOKENS' || k === 'BOT_TOKEN'), n).toEqual([]);
+    }
+  });
+
+  it('runs redis (append-only, health-checked, published on 127.0.0.1 only, on REDIS_PORT), the api, two workers, viz and two bots of different factions', () => {
     const r = compose.services.redis!;
     expect(r.command?.join(' ')).toMatch(/--appendonly yes/);
     expect(r.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
-    expect(r.ports).toEqual(['6379:6379']);
+    expect(r.ports).toEqual(['127.0.0.1:6380:6379']);
+    expect(readCompose({ REDIS_PORT: '7001' }).services.redis!.ports).toEqual(['127.0.0.1:7001:6379']);
     expect(app.map(([, s]) => roleOf(s)).sort()).toEqual(['api', 'bot', 'bot', 'viz', 'worker', 'worker']);
     const bots = app.filter(([, s]) => roleOf(s) === 'bot').map(([, s]) => parseConfig(envOf(s)).BOT_FACTION);
     expect(new Set(bots)).toEqual(new Set(['BotFaction', 'Crimson']));
@@ -171,10 +215,15 @@ describe('compose.yaml', () => {
   it('starts each service after what it needs is healthy', () => {
     for (const [name, s] of services) {
       for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        // A one-shot service (it runs and exits) is waited for until it has exited with 0.
+        if (compose.services[dep]?.restart === 'no') {
+          expect(cond.condition, `${name} -> ${dep}`).toBe('service_completed_successfully');
+          continue;
+        }
         expect(cond.condition, `${name} -> ${dep}`).toBe('service_healthy');
         expect(compose.services[dep]?.healthcheck, `${dep} has a health check`).toBeDefined();
       }
-      if (s.image?.startsWith('sector')) expect(Object.keys(s.depends_on ?? {}).length, name).toBeGreaterThan(0);
+      if (s.image?.startsWith('sector') && !s.entrypoint) expect(Object.keys(s.depends_on ?? {}).length, name).toBeGreaterThan(0);
     }
   });
 
@@ -195,21 +244,29 @@ describe('compose.yaml', () => {
 describe('.env.example', () => {
   const text = repoFile('compose.yaml');
   const used = new Set(composeVariables(text));
-  const required = [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):\?/g)].map((m) => m[1]!);
 
-  it('documents every variable compose requires, and nothing compose or the code does not read', () => {
-    for (const name of required) expect(envExample, name).toHaveProperty(name);
+  it('is optional: compose needs no variable, and no token has a default anywhere', () => {
+    expect([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):\?/g)].map((m) => m[1])).toEqual([]);
+    expect(() => readCompose({})).not.toThrow();
+    for (const v of Object.values(TOKEN_VARIABLES)) {
+      expect(text, v).not.toMatch(new RegExp(`\\$\\{${v}:-[^}]`));
+      expect(envExample[v] ?? '', v).toBe('');
+    }
+  });
+
+  it('documents every variable compose reads, and nothing compose or the code does not read', () => {
+    for (const name of used) expect(envExample, name).toHaveProperty(name);
     expect(Object.keys(envExample).filter((k) => !used.has(k) && !KNOWN.has(k))).toEqual([]);
   });
 
-  it('makes compose refuse to start without the tokens, naming the missing one', () => {
-    const { ADMIN_TOKEN: _dropped, ...rest } = envExample;
-    expect(() => readCompose(rest)).toThrow(/ADMIN_TOKEN/);
-  });
-
-  it('is never sent into the image, while .env is kept out of it', () => {
+  it('is never sent into the image, and .env is kept out of the image and out of git', () => {
     const ignore = repoFile('.dockerignore').split('\n').map((l) => l.trim());
     expect(ignore).toContain('.env');
+    for (const secret of ['.env', '.env.local', 'k8s/overlays/prod/tokens/API_TOKENS']) {
+      // exit 0: ignored (an exit 1 throws here)
+      execFileSync('git', ['check-ignore', '-q', '--no-index', secret], { cwd: REPO_ROOT });
+    }
+    expect(() => execFileSync('git', ['check-ignore', '-q', '--no-index', '.env.example'], { cwd: REPO_ROOT })).toThrow();
   });
 });
 
@@ -231,20 +288,33 @@ describe('Dockerfile', () => {
     for (const f of froms) expect(f.args).toMatch(/^\$\{NODE_IMAGE\}/);
   });
 
-  it('installs production dependencies only, tsx among them, and runs as a non-root user with NODE_ENV=production', () => {
-    const deps = all.filter((i) => i.stage === 'deps' && i.op === 'RUN').map((i) => i.args).join(' ');
-    expect(deps).toMatch(/npm ci --omit=dev/);
-    // tsx runs the sources: it must be a production dependency, or promoted to one here.
-    if (!pkg.dependencies.tsx) expect(deps).toMatch(/npm pkg set "dependencies\.tsx=/);
+  it('has no `# syntax=` line, which would make BuildKit fetch a frontend from Docker Hub', () => {
+    expect(repoFile('Dockerfile')).not.toMatch(/^#\s*syntax\s*=/im);
+  });
+
+  it('compiles in a build stage and ships its output with production dependencies only, no tsx, as a non-root user with NODE_ENV=production', () => {
+    const build = runtime.find((i) => i.op === 'COPY' && /^--from=(\S+)/.test(i.args))!;
+    const buildStage = /^--from=(\S+)/.exec(build.args)![1]!;
+    const runs = all.filter((i) => i.stage === buildStage && i.op === 'RUN').map((i) => i.args).join(' ');
+    // Every dependency for the build (TypeScript is a dev dependency), then only production ones kept.
+    expect(/npm ci[^&]*/.exec(runs)?.[0]).not.toMatch(/--omit/);
+    expect(runs).toMatch(/npm run build .*npm prune --omit=dev/);
+    const fromBuild = runtime.filter((i) => i.op === 'COPY' && i.args.startsWith(`--from=${buildStage} `)).map((i) => i.args.split(/\s+/).slice(1));
+    expect(fromBuild).toEqual([
+      ['/app/node_modules', './node_modules'],
+      ['/app/dist', './dist'],
+    ]);
+    // tsx, TypeScript and the other dev tools are pruned: none may be a production dependency.
+    expect(Object.keys(pkg.dependencies).filter((d) => ['tsx', 'typescript', 'esbuild'].includes(d))).toEqual([]);
     expect(runtime.some((i) => i.op === 'ENV' && /\bNODE_ENV=production\b/.test(i.args))).toBe(true);
     const user = runtime.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
     expect(user).toMatch(/^[1-9]\d*(:\d+)?$/); // numeric, so runAsNonRoot can verify it
   });
 
-  it('starts main.ts through tsx under an init, in exec form, with the role left to the command or ROLE', () => {
+  it('starts the compiled main.ts with plain node under an init, in exec form, with the role left to the command or ROLE', () => {
     const entry = execForm(runtime.find((i) => i.op === 'ENTRYPOINT'));
     expect(entry.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
-    expect(entry.slice(2)).toEqual(['node', '--import', 'tsx', 'main.ts']);
+    expect(entry.slice(2)).toEqual(['node', 'dist/main.js']);
     expect(runtime.some((i) => i.op === 'RUN' && /apt-get install .*\btini\b/.test(i.args))).toBe(true);
     // No CMD: a CMD role would override ROLE; main.ts falls back to ROLE, then `all`.
     expect(runtime.find((i) => i.op === 'CMD')).toBeUndefined();
@@ -252,16 +322,18 @@ describe('Dockerfile', () => {
   });
 
   it('installs every package the running code imports: no production import of a dev dependency', () => {
-    const imported = new Set([...importClosure('main.ts')].flatMap(runtimeImports).filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map(packageName));
+    const imported = new Set([...importClosure('main.ts'), ...importClosure('deploy/tokens.ts')].flatMap(runtimeImports).filter((s) => !s.startsWith('.') && !s.startsWith('node:')).map(packageName));
     expect(imported.size).toBeGreaterThan(3);
-    const installed = new Set([...Object.keys(pkg.dependencies), 'tsx']);
+    const installed = new Set(Object.keys(pkg.dependencies));
     expect([...imported].filter((p) => !installed.has(p))).toEqual([]);
   });
 
-  it('copies every folder main.ts reaches by import, and .dockerignore keeps none of them out', () => {
-    const copied = new Set(runtime.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+  it('gives the build stage every folder main.ts and the token generator reach by import, and .dockerignore keeps none of them out', () => {
+    const buildStage = all.find((i) => i.op === 'COPY' && i.stage !== runtime[0]!.stage && /\bmain\.ts\b/.test(i.args))!.stage;
+    const copied = new Set(all.filter((i) => i.stage === buildStage && i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    expect(copied.has('tsconfig.build.json')).toBe(true);
     const ignored = new Set(repoFile('.dockerignore').split('\n').map((l) => l.trim()));
-    for (const file of importClosure('main.ts')) {
+    for (const file of [...importClosure('main.ts'), ...importClosure('deploy/tokens.ts'), 'deploy/build.ts']) {
       const top = file.split('/')[0]!;
       expect(copied.has(top) || copied.has(file), `${file} is copied into the image`).toBe(true);
       expect(ignored.has(top), `${top} is not in .dockerignore`).toBe(false);

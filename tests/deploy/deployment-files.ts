@@ -1,10 +1,13 @@
-// Reads the deployment files as their tools would: kustomize output (rendered by kubectl),
+// Reads the deployment files as their tools would: kustomize output (rendered by `kustomize`,
+// which .ci/install-kustomize.sh installs from Debian's packages),
 // compose.yaml with its `${VAR}` interpolation from an env file, the Dockerfile's instructions.
 // The tests then compare what these files say with what the code reads and serves.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { writeTokens } from '../../deploy/tokens.ts';
 import { REPO_ROOT } from '../helpers/processes.ts';
 
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
@@ -27,15 +30,35 @@ function parseManifests(text: string, where: string): Manifest[] {
     .filter((m): m is Manifest => m !== null);
 }
 
-export function kubectlAvailable(): boolean {
-  return !spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error;
+/** `kustomize build <absolute dir>`: what `kubectl apply -k <dir>` would send to the cluster. */
+export function kustomizeBuild(absDir: string): string {
+  if (spawnSync('kustomize', ['version'], { stdio: 'ignore' }).error) {
+    throw new Error('kustomize is not on PATH: run .ci/install-kustomize.sh (it installs Debian\'s package) to render the kustomizations');
+  }
+  return execFileSync('kustomize', ['build', absDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** `kubectl kustomize <dir>`: what `kubectl apply -k <dir>` would send to the cluster. */
+/**
+ * A copy of the repository's k8s/ as an operator has it after the documented token step
+ * (`npm run tokens -- k8s/overlays/prod/tokens`), made once per test process: the prod
+ * overlay renders only with tokens, and the tests must not write into the work tree.
+ */
+let operatorCopy: string | undefined;
+function operatorK8s(): string {
+  if (!operatorCopy) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-k8s-operator-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    cpSync(path.join(REPO_ROOT, 'k8s'), path.join(dir, 'k8s'), { recursive: true, filter: (src) => !src.endsWith(path.join('overlays', 'prod', 'tokens')) });
+    writeTokens(path.join(dir, 'k8s/overlays/prod/tokens'), {});
+    operatorCopy = dir;
+  }
+  return operatorCopy;
+}
+
+/** A kustomization by its repository folder (k8s/...), rendered with an operator's prod tokens; any other folder as it is. */
 export function renderKustomization(dir: string): Manifest[] {
-  if (!kubectlAvailable()) throw new Error('kubectl is not on PATH: install it (Debian: `apt-get install kubectl`) to render the kustomizations');
-  const out = execFileSync('kubectl', ['kustomize', path.join(REPO_ROOT, dir)], { encoding: 'utf8' });
-  return parseManifests(out, dir);
+  const abs = dir === 'k8s' || dir.startsWith('k8s/') ? path.join(operatorK8s(), dir) : path.join(REPO_ROOT, dir);
+  return parseManifests(kustomizeBuild(abs), dir);
 }
 
 export function readManifestFile(rel: string): Manifest[] {
@@ -135,6 +158,7 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   volumes?: string[];
+  entrypoint?: string[];
   [k: string]: unknown;
 }
 export interface ComposeFile {

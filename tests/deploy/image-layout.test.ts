@@ -1,24 +1,29 @@
 // The image without a Docker engine: the runtime stage's COPY instructions are replayed into
-// an empty directory, and the image's entry point (less tini) is started there with
-// NODE_ENV=production, running every role in one process. A source folder missing from the
-// COPY list, a file read from outside the copied tree, or a role that cannot start from the
-// image's layout fails here. (node_modules is linked from the repository; that the deps
-// stage installs every production import is checked in contract.test.ts.)
+// an empty directory (its `dist/` from the build stage made by the same build, deploy/build.ts),
+// and the image's entry point (less tini) is started there with plain node and
+// NODE_ENV=production, running every role in one process. A source the build misses, a file
+// read from outside the compiled tree (the Lua script, the viz page), an import the compiled
+// JavaScript cannot resolve, or a role that cannot start from the image's layout fails here.
+// (node_modules is linked from the repository; that the build stage keeps every production
+// import is checked in contract.test.ts.)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../deploy/build.ts';
 import { pollUntil, REPO_ROOT } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { execForm, parseEnvFile, readDockerfile, repoFile, runtimeStage } from './deployment-files.ts';
+import { execForm, readDockerfile, runtimeStage } from './deployment-files.ts';
 
 const runtime = runtimeStage(readDockerfile());
-const TOKENS = parseEnvFile(repoFile('.env.example'));
+const TOKENS = { admin: 'image-layout-admin', BotFaction: 'image-layout-botfaction', Crimson: 'image-layout-crimson' };
 
 let redis: TestRedis;
 let appDir: string;
 let child: ChildProcess;
+/** Settles when the child exits, however and whenever: a hook awaiting it never waits on an exit that already happened. */
+let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 let output = '';
 let apiPort: number;
 let vizPort: number;
@@ -28,7 +33,12 @@ function assembleImage(into: string): void {
   const workdir = runtime.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
   for (const copy of runtime.filter((i) => i.op === 'COPY')) {
     const parts = copy.args.split(/\s+/).filter((p) => !p.startsWith('--'));
-    if (copy.args.includes('--from=')) continue; // node_modules from the deps stage: linked below
+    if (copy.args.includes('--from=')) {
+      // The build stage's output: dist/ built here the same way; node_modules linked below.
+      if (parts[0]!.endsWith('/dist')) build(path.join(into, parts.at(-1)!));
+      else if (!parts[0]!.endsWith('/node_modules')) throw new Error(`unexpected COPY ${copy.args}`);
+      continue;
+    }
     const dest = parts.at(-1)!;
     for (const src of parts.slice(0, -1)) {
       const target = dest.endsWith('/') ? path.join(into, path.relative(workdir, path.posix.join(workdir, dest)), path.basename(src)) : path.join(into, path.relative(workdir, path.posix.join(workdir, dest)));
@@ -55,30 +65,47 @@ beforeAll(async () => {
       PORT: String(apiPort),
       VIZ_PORT: String(vizPort),
       TICK_DELAY: '0.05',
-      API_TOKENS: `admin:${TOKENS.ADMIN_TOKEN},BotFaction:${TOKENS.BOTFACTION_TOKEN},Crimson:${TOKENS.CRIMSON_TOKEN}`,
+      API_TOKENS: Object.entries(TOKENS)
+        .map(([name, token]) => `${name}:${token}`)
+        .join(','),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-}, 60_000);
+}, 180_000); // tsc on a loaded machine
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+  try {
+    if (child) {
+      // kill() on an exited child is a no-op; `exited` has settled then, so this returns at once.
+      child.kill('SIGTERM');
+      const escalate = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(escalate);
+    }
+  } finally {
+    await redis?.stop();
+    if (appDir) rmSync(appDir, { recursive: true, force: true });
   }
-  await redis?.stop();
-  if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
 
 const get = async (port: number, p: string) => fetch(`http://127.0.0.1:${port}${p}`).catch(() => undefined);
 
 describe('the image layout, replayed from the Dockerfile', () => {
+  it('runs its entry point with plain node: no tsx, no TypeScript source in the image', () => {
+    const entry = execForm(runtime.find((i) => i.op === 'ENTRYPOINT'));
+    expect(entry.slice(entry.indexOf('--') + 1)).toEqual(['node', 'dist/main.js']);
+    expect(readdirSync(appDir).sort()).toEqual(['dist', 'node_modules', 'package.json']);
+    const files = readdirSync(path.join(appDir, 'dist'), { recursive: true }).map(String);
+    expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['main.js', path.join('engine', 'worker.js'), path.join('deploy', 'tokens.js')]));
+  });
+
   it('runs every role from it: the API answers, the world ticks, the viz page is served', async () => {
     const alive = () => {
-      if (child.exitCode !== null) throw new Error(`the image's entry point exited (${child.exitCode}):\n${output.slice(-3000)}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the image's entry point exited (${child.exitCode ?? child.signalCode}):\n${output.slice(-3000)}`);
     };
     await pollUntil(
       async () => {
@@ -107,9 +134,10 @@ describe('the image layout, replayed from the Dockerfile', () => {
   });
 
   it('stops cleanly, exit 0, on the SIGTERM tini forwards', async () => {
-    const done = child.exitCode !== null || child.signalCode !== null;
-    const exited = done ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Every role has started (the bots last) before the signal.
+    await pollUntil(() => (output.includes('Sector is running') ? true : undefined), 'every role to have started', 60_000, 100);
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const { code, signal } = await exited;
+    expect({ code, signal }, output.slice(-3000)).toEqual({ code: 0, signal: null });
   });
 });

@@ -1,7 +1,8 @@
-// Every Kubernetes manifest the repository ships, rendered as `kubectl apply -k` would send
-// it, validated against the Kubernetes schemas (unknown keys included) and checked for what
+// Every Kubernetes manifest the repository ships, rendered by `kustomize build` as
+// `kubectl apply -k` would send it, validated against the Kubernetes schemas (unknown keys included) and checked for what
 // the deployment promises: probes, resources, a restricted securityContext, graceful stops,
 // disruption budgets, autoscalers, Redis reachable only by the app, the ingress routing.
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import {
   find,
   isWorkload,
   KUSTOMIZATIONS,
+  kustomizeBuild,
   type Manifest,
   PLAIN_MANIFESTS,
   podSpecOf,
@@ -225,6 +227,32 @@ describe('kustomize layout', () => {
       const ms = renderKustomization(path.relative(REPO_ROOT, path.join(dir, 'k8s')));
       const images = new Set(appWorkloads(ms).flatMap((w) => podSpecOf(w).containers.map((c) => c.image)));
       expect([...images]).toEqual(['registry.example.com/team/sector:v7']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships no token valid outside the local dev overlay: the base has no Secret, prod takes the operator\'s and fails loudly without them', () => {
+    expect(rendering('k8s/base').filter((m) => m.kind === 'Secret')).toEqual([]);
+    const secretOf = (ms: Manifest[]) => {
+      const secrets = ms.filter((m) => m.kind === 'Secret') as (Manifest & { data: Record<string, string> })[];
+      expect(secrets.map((m) => m.metadata.name.replace(/-[a-z0-9]{10}$/, ''))).toEqual(['sector-tokens']);
+      return Object.fromEntries(Object.entries(secrets[0]!.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    };
+    // The dev overlay's tokens are in git: it says so, and they say so.
+    expect(repoFile('k8s/overlays/dev/kustomization.yaml')).toMatch(/LOCAL DEV ONLY/);
+    const dev = secretOf(rendering('k8s/overlays/dev'));
+    for (const v of [dev.BOTFACTION_TOKEN!, dev.CRIMSON_TOKEN!]) expect(v).toMatch(/^dev-only-/);
+    // Prod's are the operator's (generated for this test): none of them is anywhere in k8s/.
+    const prod = secretOf(rendering('k8s/overlays/prod'));
+    expect(Object.keys(prod).sort()).toEqual(['API_TOKENS', 'BOTFACTION_TOKEN', 'CRIMSON_TOKEN']);
+    const committed = execFileSync('git', ['grep', '-h', '-I', '-e', '', '--', 'k8s'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    for (const token of prod.API_TOKENS!.split(',').map((p) => p.split(':')[1]!)) expect(committed).not.toContain(token);
+    // Without the operator's step, rendering prod fails, naming the missing tokens.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-k8s-'));
+    try {
+      cpSync(path.join(REPO_ROOT, 'k8s'), path.join(dir, 'k8s'), { recursive: true, filter: (src) => !src.endsWith(path.join('prod', 'tokens')) });
+      expect(() => kustomizeBuild(path.join(dir, 'k8s/overlays/prod'))).toThrow(/tokens\/API_TOKENS: no such file or directory|tokens: no such file or directory/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -117,6 +117,11 @@ export function manifestProblems(m: Manifest): string[] {
   }
   const validate = validatorFor(m.apiVersion, m.kind);
   if (!validate) return [`${label}: unknown apiVersion/kind ${m.apiVersion} ${m.kind}`];
+  // kustomize's secretGenerator wraps long base64 values over lines; the API server decodes
+  // with Go's encoding/base64, which skips newlines, while the schema's "byte" format does not.
+  if (m.kind === 'Secret' && m.data && typeof m.data === 'object') {
+    m = { ...m, data: Object.fromEntries(Object.entries(m.data).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\n/g, '') : v])) };
+  }
   const reads = new Map<string, Set<string>>();
   try {
     validate.call(recordReads(m, '', reads));

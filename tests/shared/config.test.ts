@@ -1,5 +1,8 @@
 // The one configuration parser: defaults from the skeleton, and errors that name the variable.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../shared/config.ts';
 
 describe('parseConfig', () => {
@@ -30,5 +33,38 @@ describe('parseConfig', () => {
       expect(message).toMatch(/LOG_FORMAT: .*"auto".*"fancy"/);
       expect(message).not.toContain('short');
     }
+  });
+});
+
+describe('secrets from files (<NAME>_FILE)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads API_TOKENS and BOT_TOKEN from the files named, trimmed of the trailing newline', () => {
+    writeFileSync(path.join(dir, 'api'), 'admin:aaaaaaaaaa,Crimson:cccccccccc\n');
+    writeFileSync(path.join(dir, 'bot'), 'cccccccccc\n');
+    const c = parseConfig({ API_TOKENS_FILE: path.join(dir, 'api'), BOT_TOKEN_FILE: path.join(dir, 'bot') });
+    expect(c.API_TOKENS).toEqual([
+      { name: 'admin', token: 'aaaaaaaaaa' },
+      { name: 'Crimson', token: 'cccccccccc' },
+    ]);
+    expect(c.BOT_TOKEN).toBe('cccccccccc');
+  });
+
+  it('names the variable of a file it cannot read, of a bad value read from a file, and of a secret set twice', () => {
+    writeFileSync(path.join(dir, 'short'), 'BotFaction:short');
+    const message = (() => {
+      try {
+        parseConfig({ API_TOKENS_FILE: path.join(dir, 'short'), BOT_TOKEN_FILE: path.join(dir, 'missing') });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      return expect.unreachable();
+    })();
+    expect(message).toMatch(/BOT_TOKEN_FILE: cannot read .*missing.* \(ENOENT\)/);
+    expect(message).toMatch(/API_TOKENS: expected comma-separated name:token pairs/);
+    expect(message).not.toContain('BotFaction:short');
+    expect(() => parseConfig({ BOT_TOKEN: 'x'.repeat(10), BOT_TOKEN_FILE: path.join(dir, 'short') })).toThrow(/BOT_TOKEN_FILE: set either BOT_TOKEN or BOT_TOKEN_FILE/);
   });
 });
