@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../deploy/build.ts';
 import { pollUntil, REPO_ROOT } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { registerChild } from '../helpers/run-registry.ts';
 import { execForm, readDockerfile, runtimeStage } from './deployment-files.ts';
 
 const runtime = runtimeStage(readDockerfile());
@@ -72,6 +73,7 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  registerChild(child, 'image-layout entry point');
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
 }, 180_000); // tsc on a loaded machine
