@@ -87,4 +87,34 @@ describe('viz page in Chromium', () => {
     expect(await page.locator('#log li', { hasText: 'snapshot at tick' }).count()).toBe(snapshotsBefore);
     expect(pageErrors).toEqual([]);
   });
+
+  it('loads without a failed request or a console error, its icon included', async () => {
+    const simId = 'viz-e2e-load';
+    spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: simId, TICK_DELAY: '0.1', WORLD_SYSTEMS: String(SYSTEMS), WORLD_FACTIONS: '3' });
+    const port = await freePort();
+    await startViz(simId, port);
+    const page = await browser.newPage();
+    try {
+      const problems: string[] = [];
+      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+      });
+      // The browser fetches the page's icon itself, outside Playwright's request events;
+      // the DevTools protocol's Network domain sees every load.
+      const responses: { path: string; status: number }[] = [];
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.responseReceived', (e) => responses.push({ path: new URL(e.response.url).pathname, status: e.response.status }));
+      cdp.on('Network.loadingFailed', (e) => problems.push(`load failed: ${e.errorText}`));
+
+      await page.goto(`http://127.0.0.1:${port}/?sim=${simId}`);
+      await page.waitForFunction((n) => document.querySelectorAll('#systems g.system').length === n, SYSTEMS, { timeout: 20_000 });
+      await pollUntil(() => (responses.some((r) => r.path.includes('favicon')) ? true : undefined), 'the browser fetching the page icon');
+      expect(responses.filter((r) => r.status >= 400)).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
 });
