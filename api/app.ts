@@ -15,7 +15,9 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { orderStatusRoutes } from './routes/order-status.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { simsRoutes } from './routes/sims.ts';
 import { snapshotRoutes } from './routes/snapshot.ts';
+import { SIM_PARAM } from './sim-scope.ts';
 
 export const API_PREFIX = '/api';
 
@@ -33,13 +35,19 @@ function toHttpError(err: unknown, ctx: ApiContext): HttpError {
   return new HttpError(500, 'internal', 'an unexpected error occurred; it has been logged');
 }
 
+/** The routes of one world: served for SIM_ID at `/`, and for any simulation at `/sims/<id>/`. */
+function worldRoutes(ctx: ApiContext): Hono<ApiEnv> {
+  return new Hono<ApiEnv>().route('/', snapshotRoutes(ctx)).route('/', eventsRoutes(ctx)).route('/', orderStatusRoutes(ctx));
+}
+
 function allRoutes(ctx: ApiContext): Hono<ApiEnv> {
+  const world = worldRoutes(ctx);
   return new Hono<ApiEnv>()
     .route('/', healthRoutes(ctx))
-    .route('/', snapshotRoutes(ctx))
-    .route('/', eventsRoutes(ctx))
+    .route('/', world)
     .route('/', orderRoutes(ctx))
-    .route('/', orderStatusRoutes(ctx))
+    .route('/', simsRoutes(ctx))
+    .route(`/sims/:${SIM_PARAM}`, world)
     .route('/', metricsRoutes(ctx))
     .route('/', openApiRoutes());
 }

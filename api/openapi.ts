@@ -6,23 +6,24 @@ import { IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency-ke
 import { MAX_BATCH_ORDERS } from './order-request.ts';
 import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from './routes/events.ts';
 import { BatchAccepted, ErrorBody, EventsPage, HealthBody, OrderAccepted, OrderStatus, ReadyBody } from './schemas.ts';
+import { simsPaths, simsSchemas } from './openapi-sims.ts';
 
 const OrderBatch = z.array(Order).min(1).max(MAX_BATCH_ORDERS);
 
-const components = { Order, OrderBatch, OrderAccepted, BatchAccepted, OrderStatus, PublicSnapshot, EventsPage, Error: ErrorBody, Health: HealthBody, Ready: ReadyBody };
+const components = { Order, OrderBatch, OrderAccepted, BatchAccepted, OrderStatus, PublicSnapshot, EventsPage, Error: ErrorBody, Health: HealthBody, Ready: ReadyBody, ...simsSchemas };
 type ComponentName = keyof typeof components;
 
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+export function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 }
 
-const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: ComponentName, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
-const error = (description: string) => json('Error', description);
+export const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });
+export const json = (name: ComponentName, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
+export const error = (description: string) => json('Error', description);
 
-const unavailable = { '503': error('Redis is unreachable (or, for /snapshot, no world yet); retry after the Retry-After seconds') };
+export const unavailable = { '503': error('Redis is unreachable (or, for /snapshot, no world yet); retry after the Retry-After seconds') };
 
 export function openApiDocument(): Record<string, unknown> {
   return {
@@ -39,7 +40,7 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: Object.fromEntries(Object.entries(components).map(([name, schema]) => [name, jsonSchema(schema)])),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from API_TOKENS (name:token pairs)' } },
     },
-    paths: {
+    paths: withSims({
       '/health': { get: { summary: 'The process is alive', responses: { '200': json('Health', 'alive') } } },
       '/ready': { get: { summary: 'Redis answers', responses: { '200': json('Ready', 'ready'), ...unavailable } } },
       '/snapshot': {
@@ -110,6 +111,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
-    },
+    }),
   };
+}
+
+/** The world paths again under `/sims/{sim}` (same operations, one more parameter, and a 404), plus the registry's own. */
+function withSims(paths: Record<string, Record<string, Record<string, unknown>>>): Record<string, unknown> {
+  return { ...paths, ...simsPaths(paths) };
 }

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
+import { ensureDefaultSim } from '../shared/sim-registry.ts';
 import type { Service } from '../shared/service.ts';
 import { createApiApp } from './app.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -80,10 +81,42 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
   };
 }
 
+/**
+ * Registers SIM_ID in the registry (idempotent; keeps any world it has), so that GET /sims
+ * lists it and PATCH can pause it. Retried in the background while Redis is away: the API
+ * serves meanwhile, its old routes need no registration.
+ */
+function registerDefaultSim(redis: Redis, config: Config, log: Logger): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const done = (async () => {
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        await ensureDefaultSim(redis, config);
+        return;
+      } catch (err) {
+        if (attempt === 0) log.warn({ err: (err as Error).message }, 'cannot register the default simulation yet; retrying');
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await done;
+    },
+  };
+}
+
 export async function startApi(config: Config, log: Logger): Promise<Service & { port: number; requestsReceived(): number }> {
   const redis = connectApiRedis(config, log);
   await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
   const app = createApiApp({ redis, config, log });
+  const registration = registerDefaultSim(redis, config, log);
   const server = await listen(app.fetch, config.PORT);
   log.info({ port: server.port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');
   if (config.API_TOKENS.length === 0) log.warn('no API_TOKENS configured: every write is refused (set API_TOKENS=name:token,...)');
@@ -93,6 +126,7 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
     async stop() {
       log.info('api stopping: finishing requests in flight');
       await server.close();
+      await registration.stop();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

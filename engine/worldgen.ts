@@ -1,6 +1,6 @@
 // World generation from a seed: systems on a jittered grid (ids follow space, so a local
 // fight touches few storage chunks), a connected lane graph, factions with far-apart homes.
-import { FACTION_COLORS, FACTION_IDS, RULES } from '../shared/rules.ts';
+import { FACTION_COLORS, FACTION_IDS, factionIdsFor, RULES } from '../shared/rules.ts';
 import { type Faction, SNAPSHOT_SCHEMA_VERSION, type StarSystem, type WorldParams } from '../shared/schemas.ts';
 import { chunkSystems, type World } from '../shared/world.ts';
 import { Rng } from './rng.ts';
@@ -17,7 +17,7 @@ function systemName(rng: Rng, id: number): string {
 
 export function generateWorld(params: WorldParams, ts = 0): World {
   const { systems: n, seed } = params;
-  const factionCount = Math.min(params.factions, FACTION_IDS.length, n);
+  const factionCount = factionIdsFor(params).length;
   const rng = Rng.fromSeed(seed);
   const side = Math.ceil(Math.sqrt(n));
   const lanes: number[][] = Array.from({ length: n }, () => []);

@@ -58,4 +58,8 @@ export function travelTicks(a: { x: number; y: number }, b: { x: number; y: numb
 
 /** Faction ids of a generated world, in order; a world with F factions takes the first F. */
 export const FACTION_IDS = ['BotFaction', 'Crimson', 'Azure', 'Verdant', 'Amber', 'Violet', 'Cobalt', 'Ivory', 'Onyx', 'Coral', 'Jade', 'Saffron', 'Slate', 'Ruby', 'Teal', 'Umber'] as const;
+/** The ids of a generated world's factions: the first `factions` of FACTION_IDS (fewer in a world with fewer systems). */
+export function factionIdsFor(params: { systems: number; factions: number }): string[] {
+  return FACTION_IDS.slice(0, Math.min(params.factions, FACTION_IDS.length, params.systems));
+}
 export const FACTION_COLORS = ['#f5c542', '#e5484d', '#3e8ef7', '#46a758', '#f76b15', '#8e4ec6', '#0090ff', '#d4d4d4', '#6f6f6f', '#ff8a80', '#12a594', '#ffb224', '#7c8ea6', '#e54666', '#0eb39e', '#ad7f58'] as const;

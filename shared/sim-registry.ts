@@ -62,13 +62,18 @@ export function decodeSimMeta(id: string, hash: Record<string, string> | null | 
   };
 }
 
-// KEYS: meta, snapshot, events. ARGV[1]: 'fresh' or 'adopt', then meta field/value pairs.
+// KEYS: meta, snapshot, events, tokens. ARGV[1]: 'fresh' or 'adopt'; ARGV[2]: n, the count of
+// meta field/value arguments that follow; then the scoped tokens' hash/faction pairs, if any
+// (written with meta, so a simulation never exists without the tokens it was created with).
 // 'fresh' refuses (2) while keys of an earlier incarnation remain (a delete that crashed
-// half-way): the caller purges them and tries again. 'adopt' registers an existing world.
+// half-way; its tokens must never be valid in the new one): the caller purges them and tries
+// again. 'adopt' registers an existing world.
 const CREATE = redisScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if ARGV[1] == 'fresh' and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1) then return 2 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] == 'fresh' and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1) then return 2 end
+local n = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
+if #ARGV > 2 + n then redis.call('HSET', KEYS[4], unpack(ARGV, 3 + n)) end
 return 1
 `);
 
@@ -96,10 +101,12 @@ export const poolMessage = {
   left: (workerId: string) => `left ${workerId}`,
 };
 
-async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt'): Promise<boolean> {
+async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt', tokenHashes: Readonly<Record<string, string>> = {}): Promise<boolean> {
   const keys = simKeys(meta.id);
+  const fields = metaArgs(meta);
+  const args = [mode, fields.length, ...fields, ...Object.entries(tokenHashes).flat()];
   for (let attempt = 0; ; attempt++) {
-    const r = Number(await CREATE.run(redis, [keys.meta, keys.snapshot, keys.events], [mode, ...metaArgs(meta)]));
+    const r = Number(await CREATE.run(redis, [keys.meta, keys.snapshot, keys.events, keys.tokens], args));
     if (r === 0) return false;
     if (r === 1) break;
     if (attempt > 0) throw new Error(`simulation ${meta.id}: keys of a deleted incarnation keep reappearing`);
@@ -111,11 +118,14 @@ async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt'): P
   return true;
 }
 
-/** Creates a simulation; throws SimExistsError when the id is taken. Validates its input. */
-export async function createSim(redis: Redis, params: SimParams, now = Date.now()): Promise<SimMeta> {
+/**
+ * Creates a simulation; throws SimExistsError when the id is taken. Validates its input.
+ * `tokenHashes` (sha256 hex -> faction id) are its scoped tokens, stored atomically with it.
+ */
+export async function createSim(redis: Redis, params: SimParams, now = Date.now(), tokenHashes: Readonly<Record<string, string>> = {}): Promise<SimMeta> {
   const p = SimParams.parse(params);
   const meta: SimMeta = { id: p.id, name: p.name ?? p.id, systems: p.systems, factions: p.factions, seed: p.seed, tickDelayMs: p.tickDelayMs, state: 'running', createdAt: now };
-  if (!(await register(redis, meta, 'fresh'))) throw new SimExistsError(p.id);
+  if (!(await register(redis, meta, 'fresh', tokenHashes))) throw new SimExistsError(p.id);
   return meta;
 }
 
@@ -142,6 +152,11 @@ export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_I
   // a crash between meta and index (or an index entry lost) heals here
   await redis.zadd(SIMS_INDEX_KEY, 'NX', existing.createdAt, existing.id);
   return existing;
+}
+
+/** One EXISTS: whether the simulation is registered (its meta is there). */
+export async function simExists(redis: Redis, id: string): Promise<boolean> {
+  return (await redis.exists(simKeys(id).meta)) === 1;
 }
 
 export async function getSim(redis: Redis, id: string): Promise<SimMeta | null> {

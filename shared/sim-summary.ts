@@ -4,7 +4,7 @@
 // live in different Redis Cluster slots). Used by the API's `GET /sims` and the viz's list.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { leaseHolder, simKeys } from './keyspace.ts';
+import { leaseHolder, SIMS_INDEX_KEY, simKeys } from './keyspace.ts';
 import { decodeSimMeta } from './sim-registry.ts';
 import { decodeSnapshotHash, factionTotals } from './world-store.ts';
 
@@ -74,4 +74,32 @@ export async function readSimSummaries(redis: Redis, ids: readonly string[], def
       })),
     };
   });
+}
+
+export interface SimPage {
+  sims: SimSummary[];
+  /** simulations in the index (plus the default one while it is not registered) */
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+/**
+ * One page of the index, oldest first, as summaries. The default simulation is listed first
+ * even while nothing registered it (its world alone says it is there). Index entries whose
+ * record is gone (a delete in progress) are left out.
+ */
+export async function readSimPage(redis: Redis, defaultSim: string, offset: number, limit: number): Promise<SimPage> {
+  const replies = (await redis.pipeline().zcard(SIMS_INDEX_KEY).zscore(SIMS_INDEX_KEY, defaultSim).exec()) ?? [];
+  const [countErr, count] = replies[0] ?? [new Error('no reply')];
+  const [scoreErr, defaultScore] = replies[1] ?? [new Error('no reply')];
+  if (countErr || scoreErr) throw countErr ?? scoreErr;
+  const extra = defaultScore === null ? 1 : 0;
+  const ids: string[] = [];
+  if (extra && offset === 0) ids.push(defaultSim);
+  const from = Math.max(0, offset - extra);
+  const want = limit - ids.length;
+  if (want > 0) ids.push(...(await redis.zrange(SIMS_INDEX_KEY, from, from + want - 1)));
+  const summaries = await readSimSummaries(redis, ids, defaultSim);
+  return { sims: summaries.filter((s): s is SimSummary => s !== null), total: Number(count) + extra, offset, limit };
 }

@@ -9,7 +9,7 @@ import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis } from '../shared/redis.ts';
 import { StreamId } from '../shared/schemas.ts';
-import { SimId } from '../shared/sim-registry.ts';
+import { SimId, simExists } from '../shared/sim-registry.ts';
 import type { Service } from '../shared/service.ts';
 import { errorBody } from '../shared/http-error.ts';
 import { SimChannels, type Subscription } from './channels.ts';
@@ -17,7 +17,7 @@ import { createVizApp, WS_PATH } from './http.ts';
 import { createVizMetrics } from './metrics.ts';
 import { CloseCode } from './protocol.ts';
 import { SimChannel } from './sim-channel.ts';
-import { SimDirectory, simExists } from './sim-directory.ts';
+import { SimDirectory } from './sim-directory.ts';
 
 export { VIZ_PROBES, VIZ_ROUTES } from './http.ts';
 

@@ -11,9 +11,10 @@ import type { ApiToken } from '../../shared/config.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError } from '../errors.ts';
 
+// The SHA-256 digest of a token; scoped tokens are stored in Redis as its hex (see ../scoped-tokens.ts).
 // (looked up on the namespace: a named import of an export the running Node lacks would fail)
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, outputEncoding: 'buffer') => Buffer }).hash;
-const digest: (token: string) => Buffer =
+export const digest: (token: string) => Buffer =
   typeof oneShotHash === 'function' ? (token) => oneShotHash('sha256', token, 'buffer') : (token) => createHash('sha256').update(token, 'utf8').digest();
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="sector"' };

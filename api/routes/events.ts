@@ -9,6 +9,7 @@ import type { ApiContext } from '../context.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError, invalidInput } from '../errors.ts';
 import type { EventsPage } from '../schemas.ts';
+import { readScope } from '../sim-scope.ts';
 
 export const EVENTS_PAGE_DEFAULT = 100;
 export const EVENTS_PAGE_MAX = 1000;
@@ -55,7 +56,7 @@ export function eventsRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const query = EventsQuery.safeParse(c.req.query());
     if (!query.success) throw invalidInput('invalid_query', query.error);
     const { after, limit } = query.data;
-    const key = ctx.keys.events;
+    const key = (await readScope(c, ctx)).events;
     // One MULTI so that no trim lands between the check and the read.
     const replies = await ctx.redis.multi().xinfo('STREAM', key).xrange(key, `(${after}`, '+', 'COUNT', limit).exec();
     const [infoErr, infoReply] = replies?.[0] ?? [];

@@ -6,6 +6,7 @@ import { readStoredWorld, toPublicSnapshot } from '../../shared/world-store.ts';
 import type { ApiContext } from '../context.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError } from '../errors.ts';
+import { readScope } from '../sim-scope.ts';
 import { readWorldHead } from '../world-head.ts';
 
 const noWorld = () => new HttpError(503, 'no_world', 'the world has not been created yet: a worker creates it on its first tick', undefined, { 'Retry-After': '1' });
@@ -24,12 +25,13 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 export function snapshotRoutes(ctx: ApiContext): Hono<ApiEnv> {
-  const simId = ctx.keys.simId;
   return new Hono<ApiEnv>().get('/snapshot', async (c) => {
+    const keys = await readScope(c, ctx);
+    const simId = keys.simId;
     c.header('Cache-Control', 'no-cache');
     const ifNoneMatch = c.req.header('If-None-Match');
     if (ifNoneMatch) {
-      const head = await readWorldHead(ctx.redis, ctx.keys);
+      const head = await readWorldHead(ctx.redis, keys);
       if (!head) throw noWorld();
       const etag = worldEtag(simId, head.tick, head.rev);
       if (matches(ifNoneMatch, etag)) {
@@ -39,7 +41,7 @@ export function snapshotRoutes(ctx: ApiContext): Hono<ApiEnv> {
     }
     // Chunks are written only by the worker, which validated them: skip re-validating each
     // one here (meta is still checked), it is most of the cost of a large world.
-    const stored = await readStoredWorld(ctx.redis, ctx.keys, false);
+    const stored = await readStoredWorld(ctx.redis, keys, false);
     if (!stored) throw noWorld();
     c.header('ETag', worldEtag(simId, stored.world.meta.tick, stored.rev));
     return c.json(toPublicSnapshot(stored.world, simId));
