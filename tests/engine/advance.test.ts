@@ -152,6 +152,7 @@ describe('advance', () => {
     const bot = world.meta.factions[0]!;
     const home = getSystem(world, bot.home)!;
     const target = home.lanes[0]!;
+    const defenders = getSystem(world, target)!.garrison;
     const step = (orders: Order[]) => {
       const r = advance(world, orders.map((order, i) => ({ ok: true, queued: { id: `${world.meta.tick + 1}-${i}`, by: bot.id, order } })), 0);
       world = r.world;
@@ -163,8 +164,12 @@ describe('advance', () => {
     const all: SectorEvent[] = [];
     for (let i = 0; i < 30 && getSystem(world, target)!.owner !== bot.id; i++) all.push(...step([]));
     expect(all.some((e) => e.type === 'fleet_arrived' && e.fleet === 1)).toBe(true);
-    expect(all.some((e) => e.type === 'system_captured' && e.system === target && e.to === bot.id)).toBe(true);
+    // the target's neutral garrison fights before it falls
+    expect(defenders).toBeGreaterThan(0);
+    expect(all.some((e) => e.type === 'battle' && e.system === target && e.sides.some((side) => side.faction === null && side.lost === side.before))).toBe(true);
+    expect(all.some((e) => e.type === 'system_captured' && e.system === target && e.from === null && e.to === bot.id)).toBe(true);
     expect(getSystem(world, target)!.owner).toBe(bot.id);
+    expect([...allFleets(world)]).toMatchObject([{ id: 1, owner: bot.id, system: target, to: null }]);
   });
 });
 
