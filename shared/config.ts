@@ -111,6 +111,8 @@ export const ConfigSchema = z.object({
   /** when set, the worker serves /health, /ready and /metrics on this port (0: a free port) */
   WORKER_HTTP_PORT: optionalPort(),
   ORDER_RETAIN_TICKS: number({ min: 0, max: 100_000, int: true, default: 120 }),
+  /** most commit connections a worker opens (each carries one simulation's WATCH..EXEC at a time) */
+  WORKER_COMMIT_CONNECTIONS: number({ min: 1, max: 1024, int: true, default: 16 }),
   // --- world generation (used when a simulation has no snapshot yet)
   WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),
   WORLD_FACTIONS: number({ min: 1, max: 16, int: true, default: 4 }),

@@ -14,7 +14,7 @@ import { canonicalWorld } from '../../shared/world.ts';
 import { decodeSnapshotHash } from '../../shared/world-store.ts';
 import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick, queueOrder, readEvents } from '../helpers/world.ts';
+import { committedTick, forgetSim, queueOrder, readEvents } from '../helpers/world.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -32,6 +32,8 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await killAllRoles();
+  // workers host every registered simulation: the next test's workers must not find this one
+  if (simId) await forgetSim(redis, simId);
 });
 
 /** Each test gets its own simulation id: a fresh keyspace on the shared test server. */

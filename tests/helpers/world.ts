@@ -1,6 +1,7 @@
 // Small readers of a simulation's Redis state for tests.
 import type { Redis } from 'ioredis';
 import { SnapshotField, simKeys } from '../../shared/keyspace.ts';
+import { deleteSim } from '../../shared/sim-registry.ts';
 import type { Order, StoredEvent } from '../../shared/schemas.ts';
 import { decodeEventEntry, orderEntryFields, type StreamEntry } from '../../shared/streams.ts';
 
@@ -18,4 +19,12 @@ export async function readEvents(redis: Redis, simId = 'default'): Promise<Store
 /** Queues an order the way the API does; returns its stream id. */
 export async function queueOrder(redis: Redis, order: Order, by: string = order.faction, simId = 'default'): Promise<string> {
   return (await redis.xadd(simKeys(simId).orders, '*', ...orderEntryFields(order, by))) as string;
+}
+
+/**
+ * Removes a test's simulation from the registry (and every key it has). A worker hosts every
+ * registered simulation, so tests sharing one redis-server unregister each one when done.
+ */
+export async function forgetSim(redis: Redis, simId: string): Promise<void> {
+  await deleteSim(redis, simId, { defaultSimId: '' });
 }

@@ -1,0 +1,46 @@
+// The worker role: a pool member hosting any number of simulations (engine/pool.ts), with
+// its /health, /ready and /metrics server. The configured SIM_ID is registered at start, so
+// a deployment with one world works as before: one worker ticks it, the others stand by.
+import type { Config } from '../shared/config.ts';
+import type { Logger } from '../shared/log.ts';
+import { startProbeServer } from '../shared/probe-server.ts';
+import type { Service } from '../shared/service.ts';
+import { WorkerPool } from './pool.ts';
+import type { RunnerHooks } from './sim-runner.ts';
+import { createWorkerMetrics } from './worker-metrics.ts';
+
+export type WorkerHooks = RunnerHooks;
+
+export interface WorkerService extends Service {
+  readonly workerId: string;
+  /** the port of the worker's /health /ready /metrics server, when WORKER_HTTP_PORT is set */
+  readonly port?: number;
+  /** the simulations this worker hosts now */
+  held(): string[];
+}
+
+export async function startWorker(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
+  const workerId = config.WORKER_ID;
+  const metrics = createWorkerMetrics();
+  const pool = new WorkerPool({ config, log, metrics, hooks });
+  const probes =
+    config.WORKER_HTTP_PORT === undefined
+      ? undefined
+      : await startProbeServer(config.WORKER_HTTP_PORT, {
+          health: () => ({ leader: pool.holds(config.SIM_ID), sims: pool.held().length }),
+          // a worker holding nothing is ready too: it is doing its job, which is to stand by
+          ready: () => ({ ready: pool.generalRedis.status === 'ready', leader: pool.holds(config.SIM_ID), sims: pool.held().length }),
+          registry: metrics.registry,
+        });
+  await pool.start();
+  log.info({ workerId, simId: config.SIM_ID, leaseTtlMs: config.LEASE_TTL_MS, commitConnections: config.WORKER_COMMIT_CONNECTIONS }, 'worker started');
+  return {
+    workerId,
+    port: probes?.port,
+    held: () => pool.held(),
+    async stop() {
+      await pool.stop();
+      await probes?.close();
+    },
+  };
+}

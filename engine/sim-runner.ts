@@ -1,0 +1,337 @@
+// One world's tick, for a worker that hosts many: the single-world worker's loop body, per
+// simulation, driven by the pool's scheduler (engine/pool.ts) with a commit connection lent
+// from WATCH to EXEC (engine/commit-pool.ts). Each wake does at most one attempt:
+// - WATCH the lease, the snapshot, the events and the simulation's meta, then read them in
+//   the same round trip: no meta means the simulation was deleted (I11: nothing is written,
+//   the runner ends); another token in the lease means it was lost (I2);
+// - paused: renew the lease inside an otherwise empty MULTI, tick nothing;
+// - else load (or seed) the world, apply the orders after lastOrderId, advance one tick and
+//   commit snapshot, events, results, order trim and the lease renewal in one MULTI/EXEC.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.ts';
+import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys } from '../shared/keyspace.ts';
+import type { Logger } from '../shared/log.ts';
+import type { CommitConnection } from '../shared/redis.ts';
+import { type StreamEntry, compareStreamIds, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
+import { decodeSnapshotHash } from '../shared/world-store.ts';
+import type { World } from '../shared/world.ts';
+import { advance } from './advance.ts';
+import type { Scheduled } from './due-heap.ts';
+import { renewLease, takeLease } from './sim-lease.ts';
+import { eventId, snapshotWrites } from './store.ts';
+import { LEASE_STRETCH_MAX, TickBudget } from './tick-budget.ts';
+import type { WorkerMetrics } from './worker-metrics.ts';
+import { generateWorld } from './worldgen.ts';
+
+export interface RunnerHooks {
+  /** tests only: runs after the tick is computed, before MULTI/EXEC is sent */
+  beforeExec?: (tick: number, simId: string) => Promise<void>;
+}
+
+export interface RunnerContext {
+  config: Pick<Config, 'LEASE_TTL_MS' | 'ORDERS_PER_TICK' | 'EVENTS_MAXLEN' | 'ORDER_RETAIN_TICKS'>;
+  log: Logger;
+  metrics: WorkerMetrics;
+  /** for reads outside a transaction (the outcome of a commit whose reply was lost) */
+  general: Redis;
+  hooks: RunnerHooks;
+}
+
+/**
+ * What one wake did. committed: a tick landed. waiting: nothing to do yet (a world just taken
+ * over whose next tick is not due, a paused world, a renewal). conflict: a watched key changed
+ * or the connection dropped; try again soon. lost: the lease is another's. gone: the
+ * simulation was deleted.
+ */
+export type WakeOutcome = 'committed' | 'waiting' | 'conflict' | 'lost' | 'gone';
+
+/** The stored world and its history disagree: ticking on would lose or corrupt one of them. */
+export class WorldLostError extends Error {}
+
+interface Cached {
+  world: World;
+  rev: string;
+  orderMarks: string[];
+}
+
+const META_READ = ['state', 'tickDelayMs', 'systems', 'factions', 'seed', 'createdAt'] as const;
+const ordersAfter = (after: string) => (after === '0-0' ? '-' : `(${after}`);
+
+export class SimRunner implements Scheduled {
+  due = 0;
+  heapIndex = -1;
+  readonly keys: SimKeys;
+  readonly log: Logger;
+  /** when the next tick should run (ms); the schedule that tick lag is measured against */
+  nextTickAt: number;
+  tickDelayMs = 0;
+  paused = false;
+  /** local lease deadline: the lease is trusted only before it */
+  leaseUntil: number;
+  /** consecutive failed or conflicting attempts (backoff) */
+  failures = 0;
+  conflicts = 0;
+  /** set by the pool: hand the simulation over at the next tick boundary */
+  releaseRequested = false;
+  /** true while a wake is in flight */
+  running = false;
+  /** the last tick this runner committed (-1 before any) */
+  lastTick = -1;
+  /** true once loaded: before, the first wake only loads the world and learns its schedule */
+  private started = false;
+  private cache: Cached | null = null;
+  /** a generated world not yet committed, kept so that an aborted seed attempt is cheap to retry */
+  private seedWorld: World | null = null;
+  private readonly budget: TickBudget;
+  /** attempts that outlasted their lease, for rate-limiting the operator's log line */
+  private outlasted = 0;
+
+  constructor(
+    private readonly ctx: RunnerContext,
+    readonly simId: string,
+    readonly token: string,
+    acquiredAt: number,
+  ) {
+    this.keys = simKeys(simId);
+    this.budget = new TickBudget(ctx.config.LEASE_TTL_MS);
+    this.log = ctx.log.child({ simId });
+    this.leaseUntil = acquiredAt + ctx.config.LEASE_TTL_MS;
+    this.nextTickAt = acquiredAt;
+  }
+
+  leaseHeld(now: number): boolean {
+    return now < this.leaseUntil;
+  }
+
+  /** When the pool should wake this runner next: its tick, or an earlier lease renewal. */
+  nextWake(): number {
+    const renewAt = this.leaseUntil - this.ctx.config.LEASE_TTL_MS / 2;
+    return Math.min(this.nextTickAt, renewAt);
+  }
+
+  forgetCache(): void {
+    this.cache = null;
+  }
+
+  /** One attempt. Never commits unless the WATCHed lease holds this runner's token and meta exists. */
+  async wake(commit: CommitConnection): Promise<WakeOutcome> {
+    const c = commit.redis;
+    const k = this.keys;
+    const cfg = this.ctx.config;
+    if (c.status !== 'ready') return 'conflict';
+    const lease = await this.holdLease(c);
+    if (lease !== 'held') return lease;
+    const epoch = commit.epoch();
+    const started = Date.now();
+    const leaseEnds = this.leaseUntil;
+    // WATCH first, then read: a key that had already expired when WATCHed would not abort
+    // EXEC, so the token and meta checks come after the WATCH. One round trip.
+    const guess = this.cache;
+    const p = c.pipeline().watch(k.lease, k.snapshot, k.events, k.meta).get(k.lease).hget(k.snapshot, SnapshotField.rev).xrevrange(k.events, '+', '-', 'COUNT', 1).hmget(k.meta, ...META_READ);
+    if (guess) p.xrange(k.orders, ordersAfter(guess.world.meta.lastOrderId), '+', 'COUNT', cfg.ORDERS_PER_TICK);
+    const replies = (await p.exec()) ?? [];
+    const readError = replies.find(([err]) => err);
+    if (readError) throw readError[0];
+    const meta = replies[4]?.[1] as (string | null)[];
+    if (meta[5] === null) {
+      await c.unwatch();
+      return 'gone';
+    }
+    if (replies[1]?.[1] !== this.token) {
+      await c.unwatch();
+      return 'lost';
+    }
+    this.paused = meta[0] === 'paused';
+    this.tickDelayMs = Number(meta[1]);
+    if (this.paused) return this.renewInMulti(commit, epoch, started);
+    const rev = replies[2]?.[1] as string | null;
+    const { world, prev, seeded } = await this.loadOrSeed(c, rev, meta);
+    if (!this.started && !seeded) {
+      // Just taken over: keep the world's own schedule (its last tick time + the delay), so
+      // a move costs at most one tick period and hosted worlds keep their spread phases.
+      this.started = true;
+      const due = world.meta.ts + this.tickDelayMs;
+      if (due > started + 1) {
+        this.cache = prev;
+        this.nextTickAt = due;
+        await c.unwatch();
+        return 'waiting';
+      }
+      this.nextTickAt = started;
+    }
+    this.started = true;
+
+    let next: World;
+    let events: ReturnType<typeof advance>['events'];
+    let results: ReturnType<typeof advance>['results'] = new Map();
+    let consumed = 0;
+    if (seeded) {
+      next = world;
+      events = [{ type: 'world_created', tick: 0, ts: world.meta.ts, systems: world.meta.params.systems, factions: world.meta.factions.map((f) => f.id), seed: world.meta.params.seed }];
+    } else {
+      const entries = (guess && prev === guess ? replies[5]?.[1] : await c.xrange(k.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', cfg.ORDERS_PER_TICK)) as StreamEntry[];
+      consumed = entries.length;
+      ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), Date.now()));
+    }
+    const tickNo = next.meta.tick;
+    // Redis does not roll a transaction back when one command fails, so the check that this
+    // tick's event ids are new comes before the commit, not from a refused XADD inside it.
+    const lastEvent = (replies[3]?.[1] as StreamEntry[] | undefined)?.[0]?.[0];
+    if (!seeded && lastEvent && compareStreamIds(lastEvent, eventId(tickNo, 0)) >= 0) {
+      throw new WorldLostError(`the events stream (last id ${lastEvent}) is ahead of the snapshot (tick ${tickNo - 1}): was an older snapshot restored? Trim ${k.events} to ids below ${tickNo}-0 to go on`);
+    }
+    const newRev = `${tickNo}:${randomUUID()}`;
+    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-Math.max(1, cfg.ORDER_RETAIN_TICKS));
+
+    await this.ctx.hooks.beforeExec?.(tickNo, this.simId);
+    // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
+    if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+
+    const m = c.multi();
+    const writes = snapshotWrites(seeded ? null : (prev?.world ?? null), next);
+    if (seeded) m.del(k.snapshot, k.events);
+    m.hset(k.snapshot, SnapshotField.rev, newRev, SnapshotField.orderMarks, JSON.stringify(orderMarks), ...[...writes.set].flat());
+    if (writes.del.length > 0) m.hdel(k.snapshot, ...writes.del);
+    // The cap is applied once per tick, on the tick's last event.
+    events.forEach((event, i) => {
+      if (i < events.length - 1) m.xadd(k.events, eventId(tickNo, i), ...eventEntryFields(event));
+      else m.xadd(k.events, 'MAXLEN', '~', cfg.EVENTS_MAXLEN, eventId(tickNo, i), ...eventEntryFields(event));
+    });
+    const gen = resultsGeneration(tickNo);
+    if (results.size > 0) m.hset(k.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
+    // every tick, not only ticks with results: a generation without orders must not keep an old one alive
+    if (gen >= RESULTS_GENERATIONS_KEPT) m.del(k.results(gen - RESULTS_GENERATIONS_KEPT));
+    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed.
+    const trimTo = orderMarks.length >= cfg.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
+    if (trimTo && trimTo !== '0-0') m.xtrim(k.orders, 'MINID', trimTo);
+    m.pexpire(k.lease, cfg.LEASE_TTL_MS);
+
+    let reply: [Error | null, unknown][] | null;
+    const execSent = Date.now();
+    try {
+      reply = await m.exec();
+    } catch (err) {
+      // The reply was lost: the commit may or may not have landed. Ask Redis.
+      const landed = await this.ctx.general.hget(k.snapshot, SnapshotField.rev).then(
+        (r) => r === newRev,
+        () => false,
+      );
+      this.log.warn({ err: (err as Error).message, tick: tickNo, landed }, 'commit reply lost; outcome checked');
+      this.cache = null;
+      if (!landed) return 'conflict';
+      reply = [];
+    }
+    if (reply === null) {
+      // A watched key changed (the cache stays: the next attempt's rev says if it is current).
+      this.budget.recordAttempt(Date.now() - started);
+      if (Date.now() >= leaseEnds) this.reportOutlasted(tickNo, Date.now() - started);
+      return 'conflict';
+    }
+    const outcomeWasUnknown = reply.length === 0;
+    const failed = reply.find(([err]) => err);
+    if (failed) this.log.error({ err: failed[0]?.message, tick: tickNo }, 'a command inside the commit failed');
+    // The PEXPIRE inside the MULTI ran at EXEC, after execSent: renewed from then at the latest.
+    this.leaseUntil = execSent + cfg.LEASE_TTL_MS;
+    this.budget.recordAttempt(Date.now() - started);
+    if (seeded) this.seedWorld = null;
+    if (!outcomeWasUnknown) this.cache = { world: next, rev: newRev, orderMarks };
+    const metrics = this.ctx.metrics;
+    metrics.ticks.inc();
+    metrics.tickSeconds.observe((Date.now() - started) / 1000);
+    for (const r of results.values()) metrics.orders.inc({ status: r.status });
+    this.lastTick = tickNo;
+    this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
+    return 'committed';
+  }
+
+  /** Paused: renew the lease inside a MULTI guarded by the same WATCH (I2), write nothing else. */
+  private async renewInMulti(commit: CommitConnection, epoch: number, started: number): Promise<WakeOutcome> {
+    const c = commit.redis;
+    if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+    const reply = await c.multi().pexpire(this.keys.lease, this.ctx.config.LEASE_TTL_MS).exec();
+    if (reply === null) return 'conflict';
+    this.leaseUntil = started + this.ctx.config.LEASE_TTL_MS;
+    return 'waiting';
+  }
+
+  private async loadOrSeed(c: Redis, rev: string | null, meta: (string | null)[]): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
+    const k = this.keys;
+    if (this.cache && rev !== null && this.cache.rev === rev) return { world: this.cache.world, prev: this.cache, seeded: false };
+    const loadStarted = Date.now();
+    const stored = decodeSnapshotHash(await c.hgetall(k.snapshot));
+    if (stored) {
+      this.budget.recordLoad(Date.now() - loadStarted);
+      this.log.info({ tick: stored.world.meta.tick, ms: Date.now() - loadStarted }, 'loaded the world from Redis');
+      // Cached at once, not only after a commit: an attempt that outlasts its lease retries on
+      // this copy (if its rev is still the stored one) instead of loading the world again.
+      this.cache = stored;
+      // The hash holds exactly stored.world: the commit writes only the chunks that change.
+      return { world: stored.world, prev: stored, seeded: false };
+    }
+    if ((await c.exists(k.events)) > 0) {
+      // Events without a snapshot: a world existed and its snapshot was lost (evicted, deleted).
+      // Seeding would re-apply every retained order to a different world: refuse, loudly.
+      throw new WorldLostError(
+        `the snapshot ${k.snapshot} is missing but ${k.events} exists: refusing to seed a new world over a lost one. To start a new world instead, delete ${k.events}: it starts after the last order in ${k.orders}, so none of the old world's orders is applied to it`,
+      );
+    }
+    // A new world starts after every order already in the orders stream: that stream outlives
+    // the snapshot and events of an earlier world of this id, and no order sent to that world
+    // may be applied to this one. The last id is read under a WATCH of the stream, kept until
+    // EXEC: an order appended between this read and the EXEC aborts the commit, and the next
+    // attempt reads again. The generated world is kept across attempts.
+    const [, lastOrder] = (await c.pipeline().watch(k.orders).xrevrange(k.orders, '+', '-', 'COUNT', 1).exec()) ?? [];
+    if (lastOrder?.[0]) throw lastOrder[0];
+    const lastOrderId = (lastOrder?.[1] as StreamEntry[] | undefined)?.[0]?.[0] ?? '0-0';
+    if (!this.seedWorld) {
+      const genStarted = Date.now();
+      const params = { systems: Number(meta[2]), factions: Number(meta[3]), seed: Number(meta[4]) };
+      this.seedWorld = generateWorld(params, Date.now());
+      this.budget.recordLoad(Date.now() - genStarted);
+      this.log.info({ ...params, factions: this.seedWorld.meta.factions.map((f) => f.id), lastOrderId }, 'no world in Redis: seeding a new one');
+    }
+    return { world: { ...this.seedWorld, meta: { ...this.seedWorld.meta, lastOrderId } }, prev: null, seeded: true };
+  }
+
+  /**
+   * Before the WATCH: make sure the lease lasts through this attempt. Past its local deadline
+   * (a long pause, a stalled tick) the lease is taken again if it is free; and when the tick
+   * may outlast what is left (a tick slower than the TTL, see tick-budget.ts) it is stretched
+   * by compare-and-pexpire, which fences like the commit's own renewal.
+   */
+  private async holdLease(c: Redis): Promise<'held' | 'lost' | 'gone'> {
+    const now = Date.now();
+    if (!this.leaseHeld(now)) {
+      this.log.warn({ workerId: leaseHolder(this.token) }, 'lease lost: expired before it was renewed; standing by');
+      const r = await takeLease(c, this.simId, this.token, this.ctx.config.LEASE_TTL_MS);
+      if (r !== 'taken') return r === 'no_sim' ? 'gone' : 'lost';
+      this.leaseUntil = now + this.ctx.config.LEASE_TTL_MS;
+      this.log.info({ workerId: leaseHolder(this.token) }, 'lease gained');
+    }
+    const neededMs = this.budget.neededMs(this.cache !== null);
+    if (this.leaseUntil - Date.now() < neededMs) {
+      const ms = this.budget.leaseFor(neededMs);
+      const at = Date.now();
+      if (!(await renewLease(c, this.simId, this.token, ms))) return 'lost';
+      this.leaseUntil = at + ms;
+      this.log.debug({ ms, neededMs }, 'lease stretched for a slow tick');
+    }
+    return 'held';
+  }
+
+  /** An attempt ran past its lease and was aborted: say what took how long, and what to change. */
+  private reportOutlasted(tickNo: number, ms: number): void {
+    this.outlasted += 1;
+    const b = this.budget;
+    const detail = { tick: tickNo, tickMs: ms, loadMs: b.lastLoadMs, leaseTtlMs: this.ctx.config.LEASE_TTL_MS, maxLeaseMs: b.maxLeaseMs };
+    if (ms < b.maxLeaseMs) {
+      this.log.warn(detail, 'a tick outlasted its lease and was not committed; the next attempt stretches the lease first');
+    } else if (this.outlasted === 1 || this.outlasted % 20 === 0) {
+      this.log.error(
+        { ...detail, attempts: this.outlasted },
+        `tick ${tickNo} took ${ms} ms (${b.lastLoadMs} ms of it loading the world), longer than the longest lease a worker may hold (${LEASE_STRETCH_MAX} × LEASE_TTL_MS = ${b.maxLeaseMs} ms): it cannot commit; raise LEASE_TTL_MS to at least ${b.ttlToFit(ms)} or give the worker more CPU`,
+      );
+    }
+  }
+}
