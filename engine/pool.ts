@@ -80,7 +80,7 @@ export class WorkerPool {
   }
 
   async start(): Promise<void> {
-    const { config, log } = this.opts;
+    const { log } = this.opts;
     // Registering the configured world needs Redis; start anyway when it is away (the first
     // rounds retry), as the single-world worker did.
     await this.registerDefault().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot register the configured simulation yet; will retry'));
