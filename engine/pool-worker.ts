@@ -33,7 +33,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
           registry: metrics.registry,
         });
   await pool.start();
-  log.info({ workerId, simId: config.SIM_ID, leaseTtlMs: config.LEASE_TTL_MS, commitConnections: config.WORKER_COMMIT_CONNECTIONS }, 'worker started');
+  log.info({ workerId, simId: config.SIM_ID, port: probes?.port, leaseTtlMs: config.LEASE_TTL_MS, commitConnections: config.WORKER_COMMIT_CONNECTIONS }, 'worker started');
   return {
     workerId,
     port: probes?.port,

@@ -14,7 +14,7 @@ export function createWorkerMetrics() {
     tickLag: new prom.Histogram({
       name: 'sector_tick_lag_seconds',
       help: 'how late each committed tick started against its schedule (previous tick + tick delay)',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5],
       registers,
     }),
     leader: new prom.Gauge({ name: 'sector_worker_is_leader', help: '1 while this worker holds the lease of the configured SIM_ID', registers }),
