@@ -182,7 +182,9 @@ export class SimRunner implements Scheduled {
       throw new WorldLostError(`the events stream (last id ${lastEvent}) is ahead of the snapshot (tick ${tickNo - 1}): was an older snapshot restored? Trim ${k.events} to ids below ${tickNo}-0 to go on`);
     }
     const newRev = `${tickNo}:${randomUUID()}`;
-    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-Math.max(1, cfg.ORDER_RETAIN_TICKS));
+    // The marks of ticks T-N .. T (N = ORDER_RETAIN_TICKS): the commit of tick T trims what
+    // ticks up to T-N consumed, so an order consumed at tick c stays through c+N-1: N ticks.
+    const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-(cfg.ORDER_RETAIN_TICKS + 1));
 
     await this.ctx.hooks.beforeExec?.(tickNo, this.simId);
     // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
@@ -202,8 +204,9 @@ export class SimRunner implements Scheduled {
     if (results.size > 0) m.hset(k.results(gen), ...[...results].flatMap(([id, r]) => [id, JSON.stringify(r)]));
     // every tick, not only ticks with results: a generation without orders must not keep an old one alive
     if (gen >= RESULTS_GENERATIONS_KEPT) m.del(k.results(gen - RESULTS_GENERATIONS_KEPT));
-    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed.
-    const trimTo = orderMarks.length >= cfg.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
+    // Consumed orders are kept ORDER_RETAIN_TICKS ticks (for replay and audit), then trimmed
+    // (MINID keeps the entry at the mark itself until a later mark passes it).
+    const trimTo = orderMarks.length > cfg.ORDER_RETAIN_TICKS ? orderMarks[0] : undefined;
     if (trimTo && trimTo !== '0-0') m.xtrim(k.orders, 'MINID', trimTo);
     m.pexpire(k.lease, cfg.LEASE_TTL_MS);
 
@@ -241,7 +244,7 @@ export class SimRunner implements Scheduled {
     metrics.tickSeconds.observe((Date.now() - started) / 1000);
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
     this.lastTick = tickNo;
-    this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
     return 'committed';
   }
 

@@ -24,7 +24,25 @@ export interface CommitRecorder {
 
 /** Records every commit that lands on the snapshot of `simId`. Start it before the workers. */
 export async function recordCommits(port: number, simId: string): Promise<CommitRecorder> {
-  const snapshotKey = simKeys(simId).snapshot;
+  const all = await recordCommitsOf(port, [simId]);
+  const commits = all.of(simId);
+  return {
+    commits,
+    // a pool worker's commit connections are `sector-commit:<workerId>` and `…#<n>`
+    ticksOf: (workerId) => commits.filter((c) => c.client?.replace(/#\d+$/, '') === `sector-commit:${workerId}`).map((c) => c.tick),
+    stop: () => all.stop(),
+  };
+}
+
+export interface PoolCommitRecorder {
+  /** landed commits of one of the simulations, in the order Redis executed them */
+  of(simId: string): LandedCommit[];
+  stop(): Promise<void>;
+}
+
+/** Records every commit that lands on the snapshots of `simIds` (one MONITOR for all). */
+export async function recordCommitsOf(port: number, simIds: readonly string[]): Promise<PoolCommitRecorder> {
+  const simOf = new Map(simIds.map((id) => [simKeys(id).snapshot, id]));
   const control = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   control.on('error', () => {});
   const names = new Map<string, Promise<string | undefined>>();
@@ -41,29 +59,30 @@ export async function recordCommits(port: number, simId: string): Promise<Commit
     }
     return p;
   };
-  const pending: { tick: number; rev: string; name: Promise<string | undefined> }[] = [];
+  const pending: { simId: string; tick: number; rev: string; name: Promise<string | undefined> }[] = [];
   const monitor = await new Redis(port, '127.0.0.1').monitor();
   monitor.on('error', () => {});
   let flushed: ((marker: string) => void) | undefined;
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (args[0]?.toLowerCase() === 'echo') flushed?.(args[1] ?? '');
-    if (args[0]?.toLowerCase() !== 'hset' || args[1] !== snapshotKey) return;
+    const simId = args[0]?.toLowerCase() === 'hset' ? simOf.get(args[1] ?? '') : undefined;
+    if (simId === undefined) return;
     for (let i = 2; i + 1 < args.length; i += 2) {
       if (args[i] !== 'rev') continue;
       const rev = args[i + 1]!;
-      pending.push({ tick: Number(rev.split(':')[0]), rev, name: nameOf(source) });
+      pending.push({ simId, tick: Number(rev.split(':')[0]), rev, name: nameOf(source) });
     }
   });
-  const commits: LandedCommit[] = [];
+  const commits = new Map<string, LandedCommit[]>(simIds.map((id) => [id, []]));
+  let settled = 0;
   const settle = async () => {
-    while (commits.length < pending.length) {
-      const p = pending[commits.length]!;
-      commits.push({ tick: p.tick, rev: p.rev, client: await p.name });
+    for (; settled < pending.length; settled++) {
+      const p = pending[settled]!;
+      commits.get(p.simId)!.push({ tick: p.tick, rev: p.rev, client: await p.name });
     }
   };
   return {
-    commits,
-    ticksOf: (workerId) => commits.filter((c) => c.client === `sector-commit:${workerId}`).map((c) => c.tick),
+    of: (simId) => commits.get(simId) ?? [],
     async stop() {
       // MONITOR delivers in order: once it shows this ECHO, every earlier commit has arrived.
       const marker = `commits-flushed-${Date.now()}`;
