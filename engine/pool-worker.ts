@@ -41,6 +41,7 @@ export async function startWorker(config: Config, log: Logger, hooks: WorkerHook
     async stop() {
       await pool.stop();
       await probes?.close();
+      log.info({ workerId }, 'worker stopped');
     },
   };
 }

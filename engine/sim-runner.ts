@@ -220,7 +220,7 @@ export class SimRunner implements Scheduled {
         (r) => r === newRev,
         () => false,
       );
-      this.log.warn({ err: (err as Error).message, tick: tickNo, landed }, 'commit reply lost; outcome checked');
+      this.log.warn({ err: (err as Error).message, tick: tickNo, rev: newRev, landed }, 'commit reply lost; outcome checked');
       this.cache = null;
       if (!landed) return 'conflict';
       reply = [];

@@ -106,9 +106,9 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
     }
     const base: Config = { ...config, REDIS_URL: redisUrl, API_TOKENS: tokens };
     stack.push(await starters.worker(base, roleLogger(root, 'worker')));
-    const api = await starters.api(base, roleLogger(root, 'api'));
+    const api = await starters.api(base, roleLogger(root, 'api', { simId: config.SIM_ID }));
     stack.push(api);
-    const viz = await starters.viz(base, roleLogger(root, 'viz'));
+    const viz = await starters.viz(base, roleLogger(root, 'viz', { simId: config.SIM_ID }));
     stack.push(viz);
     const apiUrl = `http://127.0.0.1:${api.port ?? base.PORT}`;
     for (const faction of LOCAL_BOT_FACTIONS) {
@@ -118,7 +118,7 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
         continue;
       }
       // no probe port: two bots in one process would ask for the same one, and the process has the API's
-      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token, BOT_HTTP_PORT: undefined }, roleLogger(root, 'bot')));
+      stack.push(await starters.bot({ ...base, API_URL: apiUrl, BOT_FACTION: faction, BOT_TOKEN: token, BOT_HTTP_PORT: undefined }, roleLogger(root, 'bot', { simId: config.SIM_ID })));
     }
     log.info({ api: apiUrl, viz: `http://127.0.0.1:${viz.port ?? base.VIZ_PORT}/` }, 'Sector is running');
   } catch (err) {
