@@ -37,7 +37,7 @@ function toHttpError(err: unknown, ctx: ApiContext): HttpError {
 
 /** The routes of one world: served for SIM_ID at `/`, and for any simulation at `/sims/<id>/`. */
 function worldRoutes(ctx: ApiContext): Hono<ApiEnv> {
-  return new Hono<ApiEnv>().route('/', snapshotRoutes(ctx)).route('/', eventsRoutes(ctx)).route('/', orderStatusRoutes(ctx));
+  return new Hono<ApiEnv>().route('/', snapshotRoutes(ctx)).route('/', eventsRoutes(ctx)).route('/', orderRoutes(ctx)).route('/', orderStatusRoutes(ctx));
 }
 
 function allRoutes(ctx: ApiContext): Hono<ApiEnv> {
@@ -45,7 +45,6 @@ function allRoutes(ctx: ApiContext): Hono<ApiEnv> {
   return new Hono<ApiEnv>()
     .route('/', healthRoutes(ctx))
     .route('/', world)
-    .route('/', orderRoutes(ctx))
     .route('/', simsRoutes(ctx))
     .route(`/sims/:${SIM_PARAM}`, world)
     .route('/', metricsRoutes(ctx))

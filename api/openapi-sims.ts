@@ -7,7 +7,7 @@ import { error, json, jsonSchema, ref, unavailable } from './openapi.ts';
 import { CreateSimBody, PatchSimBody, SIMS_PAGE_DEFAULT, SIMS_PAGE_MAX } from './routes/sims.ts';
 
 /** The world routes that are also served per simulation (`/sims/{sim}/...`). */
-export const PER_SIM_PATHS = ['/snapshot', '/events', '/orders/{id}'] as const;
+export const PER_SIM_PATHS = ['/snapshot', '/events', '/orders', '/orders/{id}'] as const;
 
 export const simsSchemas = {
   SimSummary,
@@ -38,7 +38,11 @@ export function simsPaths(world: Record<string, Record<string, Record<string, un
           ...op,
           summary: `${String(op.summary)}, in simulation {sim}`,
           parameters: [simParam, ...((op.parameters as unknown[] | undefined) ?? [])],
-          responses: { ...(op.responses as Record<string, unknown>), ...unknown },
+          responses: {
+            ...(op.responses as Record<string, unknown>),
+            ...(path === '/orders' ? { '401': error('missing token, or one that is neither in API_TOKENS nor issued by this simulation (scoped tokens are valid only there)') } : {}),
+            ...unknown,
+          },
         },
       ]),
     );

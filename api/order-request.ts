@@ -47,11 +47,16 @@ function fieldAt(path: (string | number)[], field: string): string {
   return [...path, field].join('.');
 }
 
-export function parseOrderRequest(text: string, writer: string): OrderRequest {
+/**
+ * `writer`: the token's name; null for a token Redis has yet to confirm (a simulation's scoped
+ * token, which acts for one faction and is never admin): the orders are then authorised as
+ * the first order's faction, and the append checks that the token is that faction's.
+ */
+export function parseOrderRequest(text: string, writer: string | null): OrderRequest {
   const json = parseJson(text);
   if (!Array.isArray(json)) {
     const order = validate(json, []);
-    authorize(order, writer, []);
+    authorize(order, writer ?? order.faction, []);
     return { orders: [order], batch: false };
   }
   if (json.length === 0) throw new HttpError(400, 'empty_batch', 'the batch is an empty array: send at least one order');
@@ -60,6 +65,7 @@ export function parseOrderRequest(text: string, writer: string): OrderRequest {
   }
   // Validate everything before authorising anything: all-or-nothing, first problem reported.
   const orders = json.map((item, i) => validate(item, [i]));
-  for (const [i, order] of orders.entries()) authorize(order, writer, [i]);
+  const by = writer ?? (orders[0] as Order).faction;
+  for (const [i, order] of orders.entries()) authorize(order, by, [i]);
   return { orders, batch: true };
 }

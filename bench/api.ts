@@ -1,6 +1,8 @@
 // Benchmark of the API: orders accepted per second at 64 concurrent keep-alive connections,
 // with p50/p99 latency, beside the same server's no-op POST route (the framework's ceiling,
 // measured in the same run). Goal from issue 3: orders >= 0.7x ceiling, p99 <= 25 ms.
+// Also one simulation's own route, /sims/<id>/orders, with a token scoped to it (the append
+// script also checks the simulation exists and the token is its), against /orders.
 //
 //   npx tsx bench/api.ts             run everything and print the figures
 //   BENCH_CPU_PROF=<dir> npx tsx bench/api.ts
@@ -11,7 +13,8 @@
 //   (no argument)      orchestrator: private redis-server, server process, load processes
 //   serve <redisUrl>   the real API app (its Redis options, middleware, rate limit) plus a
 //                      no-op POST /noop on the same hono server
-//   load <url> <path>  the load generator: 64 connections, each one request at a time
+//   load <url> <path> [token]
+//                      the load generator: 64 connections, each one request at a time
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -20,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { createApiApp } from '../api/app.ts';
 import { connectApiRedis, listen } from '../api/server.ts';
+import { issueScopedTokens } from '../api/scoped-tokens.ts';
 import { parseConfig } from '../shared/config.ts';
+import { createSim } from '../shared/sim-registry.ts';
 import { createLogger } from '../shared/log.ts';
 import { waitReady } from '../shared/redis.ts';
 import { startTestRedis } from '../tests/helpers/redis-server.ts';
@@ -34,6 +39,8 @@ const MEASURE_MS = 2500;
  */
 const ROUNDS = 6;
 const TOKEN = 'bench-token-BotFaction';
+const BENCH_SIM = 'bench-sim';
+const SIM_ROUTE = `/sims/${BENCH_SIM}/orders`;
 const BODY = JSON.stringify({ type: 'note', faction: 'BotFaction', text: 'bench' });
 const SELF = fileURLToPath(import.meta.url);
 const TSX = path.resolve(path.dirname(SELF), '../node_modules/.bin/tsx');
@@ -60,16 +67,18 @@ async function serveRole(redisUrl: string): Promise<void> {
     })
     .route('/', createApiApp({ redis, config, log }));
   const server = await listen(app.fetch, 0);
-  process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+  const issued = issueScopedTokens({ systems: 60, factions: 4 });
+  await createSim(redis, { id: BENCH_SIM }, Date.now(), issued.hashes);
+  process.stdout.write(`${JSON.stringify({ port: server.port, scopedToken: issued.tokens.BotFaction })}\n`);
   // exit normally on SIGTERM, so that `node --cpu-prof` writes its profile
   process.once('SIGTERM', () => process.exit(0));
 }
 
 // ------------------------------------------------------------------------------- load
-async function loadRole(baseUrl: string, route: string): Promise<void> {
+async function loadRole(baseUrl: string, route: string, token = TOKEN): Promise<void> {
   const url = new URL(route, baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)) };
+  const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)) };
   const post = () =>
     new Promise<number>((resolve, reject) => {
       const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (res) => {
@@ -122,8 +131,8 @@ function spawnSelf(args: string[], nodeFlags: string[] = []): { child: ChildProc
   return { child, firstLine };
 }
 
-async function measure(baseUrl: string, route: string): Promise<LoadResult> {
-  const { firstLine } = spawnSelf(['load', baseUrl, route]);
+async function measure(baseUrl: string, route: string, token?: string): Promise<LoadResult> {
+  const { firstLine } = spawnSelf(['load', baseUrl, route, ...(token ? [token] : [])]);
   return JSON.parse(await firstLine) as LoadResult;
 }
 
@@ -136,16 +145,20 @@ async function orchestrate(): Promise<void> {
   const profDir = process.env.BENCH_CPU_PROF;
   const server = spawnSelf(['serve', redis.url], profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
   try {
-    const { port } = JSON.parse(await server.firstLine) as { port: number };
+    const { port, scopedToken } = JSON.parse(await server.firstLine) as { port: number; scopedToken: string };
     const baseUrl = `http://127.0.0.1:${port}`;
-    const rounds: { ceiling: LoadResult; orders: LoadResult; accepted: number }[] = [];
+    const rounds: { ceiling: LoadResult; orders: LoadResult; accepted: number; simAccepted: number; sim: LoadResult }[] = [];
+    const acceptedPerSecond = (r: LoadResult) => (r.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
     for (let round = 0; round < ROUNDS; round++) {
       const ceiling = await measure(baseUrl, '/noop');
       const orders = await measure(baseUrl, '/orders');
-      const accepted = (orders.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
-      rounds.push({ ceiling, orders, accepted });
+      const sim = await measure(baseUrl, SIM_ROUTE, scopedToken);
+      const accepted = acceptedPerSecond(orders);
+      const simAccepted = acceptedPerSecond(sim);
+      rounds.push({ ceiling, orders, accepted, sim, simAccepted });
       console.log(`round ${round + 1}  ${fmt(ceiling)}`);
       console.log(`         ${fmt(orders)}   ratio ${(accepted / ceiling.perSecond).toFixed(2)}`);
+      console.log(`         ${fmt(sim)}   ratio ${(simAccepted / ceiling.perSecond).toFixed(2)}, to /orders ${(simAccepted / accepted).toFixed(2)}`);
     }
     const median = (values: number[]) => {
       const sorted = [...values].sort((a, b) => a - b);
@@ -160,6 +173,9 @@ async function orchestrate(): Promise<void> {
       ordersP50: median(rounds.map((r) => r.orders.p50ms)),
       ordersP99: median(rounds.map((r) => r.orders.p99ms)),
       ratio: median(rounds.map((r) => r.accepted / r.ceiling.perSecond)),
+      sim: median(rounds.map((r) => r.simAccepted)),
+      simP99: median(rounds.map((r) => r.sim.p99ms)),
+      simToOrders: median(rounds.map((r) => r.simAccepted / r.accepted)),
     };
     const queued = await redis.client().xlen('sim:{bench}:orders');
     console.log('');
@@ -168,6 +184,7 @@ async function orchestrate(): Promise<void> {
     console.log(`  POST /orders accepted (202):        ${m.orders.toFixed(0)} orders/s, p50 ${m.ordersP50.toFixed(2)} ms, p99 ${m.ordersP99.toFixed(2)} ms`);
     console.log(`  ratio to ceiling:                   ${m.ratio.toFixed(2)}x   (goal >= 0.70x: ${m.ratio >= 0.7 ? 'met' : 'NOT met'})`);
     console.log(`  p99 goal <= 25 ms:                  ${m.ordersP99 <= 25 ? 'met' : 'NOT met'}`);
+    console.log(`  ${SIM_ROUTE}, scoped token:  ${m.sim.toFixed(0)} orders/s, p99 ${m.simP99.toFixed(2)} ms, ${m.simToOrders.toFixed(2)}x /orders`);
     console.log(`  orders in the stream afterwards:    ${queued}`);
     console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores (figures are only comparable within one run)`);
   } finally {
@@ -178,7 +195,7 @@ async function orchestrate(): Promise<void> {
 
 const [role, ...args] = process.argv.slice(2);
 if (role === 'serve') await serveRole(args[0]!);
-else if (role === 'load') await loadRole(args[0]!, args[1]!);
+else if (role === 'load') await loadRole(args[0]!, args[1]!, args[2]);
 else {
   await orchestrate();
   process.exit(0);

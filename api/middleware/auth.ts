@@ -47,6 +47,11 @@ export function tokenAuthenticator(tokens: readonly ApiToken[]): Authenticator {
   };
 }
 
+/** The bearer token of an `Authorization` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  return (header === undefined ? null : BEARER.exec(header)?.[1]) ?? null;
+}
+
 /** The `Authorization` header of a request. */
 export const authorizationHeader = (c: Context): string | undefined => c.req.header('Authorization');
 

@@ -1,5 +1,9 @@
 // POST /orders: one order (a JSON object) or a batch (a JSON array, all-or-nothing) from an
 // authenticated writer, validated with the shared zod schemas, appended to the orders stream.
+// Served for SIM_ID at /orders and for any simulation at /sims/<id>/orders. There the writer
+// may also present a token that simulation issued (scoped, see ../scoped-tokens.ts), and the
+// append refuses (404) when the simulation does not exist: both are checked inside the append
+// script, so neither costs a round trip of its own.
 // Each refusal happens before any Redis write, in this order: body limit (413) -> token
 // (401/403) -> parse, validate, authorise, Idempotency-Key (400/403) -> key reused for another
 // request (422) -> backlog (503) -> rate limit (429). The key, the backlog and the rate limit
@@ -19,12 +23,35 @@ import type { ApiContext } from '../context.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError } from '../errors.ts';
 import { IDEMPOTENCY_HEADER, parseIdempotencyKey, requestFingerprint } from '../idempotency-key.ts';
-import { authorizationHeader, tokenAuthenticator } from '../middleware/auth.ts';
+import { authorizationHeader, bearerToken, tokenAuthenticator } from '../middleware/auth.ts';
 import { bodyLimitCheck } from '../middleware/body-limit.ts';
 import { parseOrderRequest } from '../order-request.ts';
 import { type AppendLimits, type AppendOutcome, appendOrdersWithinRate, type IdempotencyClaim } from '../rate-limited-append.ts';
 import { certainlyNotRun, isRedisUnavailable } from '../redis-unavailable.ts';
 import type { BatchAccepted, OrderAccepted } from '../schemas.ts';
+import { tokenDigestHex } from '../scoped-tokens.ts';
+import { simIdOf, unknownSim } from '../sim-scope.ts';
+import { type SimKeys, simKeys } from '../../shared/keyspace.ts';
+
+/** Where an order request goes, and who sends it. */
+interface Target {
+  keys: SimKeys;
+  /** null for the default simulation (which exists by configuration) */
+  simId: string | null;
+  /** the API_TOKENS name, or null for a token to confirm against the simulation's scoped ones */
+  writer: string | null;
+  /** with `writer` null: the presented token's SHA-256 hex */
+  tokenDigest?: string;
+}
+
+const notScopedHere = (simId: string) =>
+  new HttpError(
+    401,
+    'invalid_token',
+    `the bearer token is neither one of API_TOKENS nor a token of simulation ${simId} (a scoped token is valid only in the simulation that issued it)`,
+    'Authorization',
+    { 'WWW-Authenticate': 'Bearer realm="sector"' },
+  );
 
 /** Redis failed during the append: was anything queued? (see the top of this file) */
 function appendFailure(err: unknown, keyed: boolean): unknown {
@@ -47,8 +74,34 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
   const checkBodyLimit = bodyLimitCheck(ctx.config.API_BODY_LIMIT);
   const authenticate = tokenAuthenticator(ctx.config.API_TOKENS);
 
-  async function accept(text: string, writer: string, keyHeader: string | undefined): Promise<Response> {
-    const { orders, batch } = parseOrderRequest(text, writer);
+  /**
+   * A request with an unconfirmed (scoped) token was refused before Redis: says why in the
+   * order the API checks things, the token first. One round trip, on refusals only.
+   */
+  async function refusalWithScopedToken(target: Target, text: string, refusal: unknown): Promise<never> {
+    const { keys, simId, tokenDigest } = target;
+    const replies = (await ctx.redis.pipeline().exists(keys.meta).hget(keys.tokens, tokenDigest ?? '').exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed || replies.length < 2) throw failed?.[0] ?? new Error('no reply from Redis');
+    const exists = replies[0]?.[1];
+    const faction = replies[1]?.[1];
+    if (simId !== null && exists !== 1) throw unknownSim(simId);
+    if (typeof faction !== 'string') throw notScopedHere(simId ?? ctx.config.SIM_ID);
+    parseOrderRequest(text, faction); // the refusal as this faction's token gets it
+    throw refusal;
+  }
+
+  async function accept(text: string, target: Target, keyHeader: string | undefined): Promise<Response> {
+    const { keys, simId, writer } = target;
+    let request;
+    try {
+      request = parseOrderRequest(text, writer);
+    } catch (err) {
+      if (writer === null) await refusalWithScopedToken(target, text, err);
+      throw err;
+    }
+    const { orders, batch } = request;
+    const by = writer ?? (orders[0]?.faction as string);
     const key = parseIdempotencyKey(keyHeader);
     if (orders.length > budget.limit) {
       // would be refused in every window: say so instead of a 429 that retrying cannot cure
@@ -57,9 +110,15 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const claim: IdempotencyClaim | undefined = key === undefined ? undefined : { key, fingerprint: requestFingerprint(orders, batch), ttlMs: idempotencyTtlMs };
     let outcome: AppendOutcome;
     try {
-      outcome = await appendOrdersWithinRate(ctx.redis, ctx.keys, writer, orders, budget, claim);
+      outcome = await appendOrdersWithinRate(ctx.redis, keys, by, orders, budget, claim, { requireSim: simId !== null, tokenDigest: target.tokenDigest });
     } catch (err) {
       throw appendFailure(err, claim !== undefined);
+    }
+    if (outcome.outcome === 'unknown_sim') throw unknownSim(simId ?? ctx.config.SIM_ID);
+    if (outcome.outcome === 'invalid_token') throw notScopedHere(simId ?? ctx.config.SIM_ID);
+    if (outcome.outcome === 'token_faction') {
+      parseOrderRequest(text, outcome.faction); // throws the wrong_faction refusal
+      throw new HttpError(403, 'wrong_faction', `this token may order only for faction ${outcome.faction}`, 'faction');
     }
     if (outcome.outcome === 'key_reused') {
       throw new HttpError(
@@ -81,7 +140,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
       });
     }
     const body = batch ? ({ ids: outcome.ids } satisfies BatchAccepted) : ({ id: outcome.ids[0]! } satisfies OrderAccepted);
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', Location: `/orders/${outcome.ids[0]}` };
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', Location: `${simId === null ? '' : `/sims/${simId}`}/orders/${outcome.ids[0]}` };
     if (outcome.outcome === 'replayed') {
       metrics.ordersReplayed.inc();
       headers['Idempotent-Replayed'] = 'true';
@@ -91,12 +150,25 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
     return new Response(JSON.stringify(body), { status: 202, headers });
   }
 
+  /** The simulation and the writer; on a simulation's own route an unknown token may be one it issued. */
+  function resolveTarget(simId: string | null, header: string | undefined): Target {
+    const keys = simId === null ? ctx.keys : simKeys(simId);
+    try {
+      return { keys, simId, writer: authenticate(header) };
+    } catch (err) {
+      const token = simId !== null && err instanceof HttpError && (err.code === 'invalid_token' || err.code === 'writes_disabled') ? bearerToken(header) : null;
+      if (token === null) throw err;
+      return { keys, simId, writer: null, tokenDigest: tokenDigestHex(token) };
+    }
+  }
+
   return new Hono<ApiEnv>().post('/orders', async (c) => {
     try {
       const buffering = checkBodyLimit(c); // a promise only for a streamed body
       if (buffering) await buffering;
-      const writer = authenticate(authorizationHeader(c));
-      return await accept(await c.req.text(), writer, c.req.header(IDEMPOTENCY_HEADER));
+      const simId = simIdOf(c, ctx);
+      const target = resolveTarget(simId, authorizationHeader(c));
+      return await accept(await c.req.text(), target, c.req.header(IDEMPOTENCY_HEADER));
     } catch (err) {
       // count every refusal of this route, whichever step refused (the app's error handler
       // turns it into the response)

@@ -1,18 +1,27 @@
 --[[
-  Appends orders to the orders stream while the sender's rate budget allows (fixed window),
-  at most once per Idempotency-Key.
+  Appends orders to the orders stream of an existing simulation while the sender's rate budget
+  allows (fixed window), at most once per Idempotency-Key, for a sender the API knows or whose
+  scoped token this simulation issued.
 
   Input:
     KEYS[1] rate counter of the sender (sim:{S}:rate:<name>)
     KEYS[2] orders stream (sim:{S}:orders)
     KEYS[3] the sender's record of its Idempotency-Key (sim:{S}:idem:<name>:<key>); untouched
             when ARGV[4] is 0 (no key: the caller passes any key of the same slot)
+    KEYS[4] the simulation's registry record (sim:{S}:meta): without it the simulation does
+            not exist (deleted, or never created) and nothing is written, so a late order
+            cannot bring a deleted simulation's keys back
+    KEYS[5] the simulation's scoped tokens (sim:{S}:tokens): SHA-256 hex -> faction id
     ARGV[1] orders allowed per window
     ARGV[2] window length, ms
     ARGV[3] most entries the orders stream may hold
     ARGV[4] how long the key's record lives, ms (0: the request has no Idempotency-Key)
     ARGV[5] fingerprint of the request (what a repeat must match; no spaces)
-    ARGV[6] number of orders; then, per order, its field count and its fields
+    ARGV[6] 1: KEYS[4] must exist; 0: the default simulation, which exists by configuration
+    ARGV[7] '' when the API knows the sender (API_TOKENS); else the SHA-256 hex of a token
+            that must be one of KEYS[5], for the faction ARGV[8]
+    ARGV[8] the faction the orders act for (with ARGV[7])
+    ARGV[9] number of orders; then, per order, its field count and its fields
             (as shared/streams.ts lays them out)
 
   Output:
@@ -22,10 +31,19 @@
     {4}               the key was used for a different request: nothing appended
     {0, ms}           over the rate limit; ms left in the window
     {2}               the stream is full (nobody consumes it: memory stays bounded, I6)
+    {5}               the simulation does not exist
+    {6}               the token is not one of this simulation's
+    {7, faction}      the token is this simulation's, but for another faction than ARGV[8]
 
   The record is "<fingerprint> <id> <id> ...", written with the append and only then, so a
   refused request leaves the key free for its retry.
 ]]
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {5} end
+if ARGV[7] ~= '' then
+  local faction = redis.call('HGET', KEYS[5], ARGV[7])
+  if not faction then return {6} end
+  if faction ~= ARGV[8] then return {7, faction} end
+end
 local keyed = ARGV[4] ~= '0'
 if keyed then
   local record = redis.call('GET', KEYS[3])
@@ -37,7 +55,7 @@ if keyed then
     return out
   end
 end
-local cost = tonumber(ARGV[6])
+local cost = tonumber(ARGV[9])
 if redis.call('XLEN', KEYS[2]) + cost > tonumber(ARGV[3]) then
   return {2}
 end
@@ -48,7 +66,7 @@ end
 redis.call('INCRBY', KEYS[1], cost)
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local out = {1}
-local i = 7
+local i = 10
 for _ = 1, cost do
   local n = tonumber(ARGV[i])
   out[#out + 1] = redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 1, i + n))
