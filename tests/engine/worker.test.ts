@@ -162,26 +162,36 @@ describe('failover and fencing (I2)', () => {
         });
       },
     });
-    await untilTick(5);
-    armed = true;
-    const pausedTick = await reachedExec;
+    // Both workers run in this process: stopped in `finally`, so a failed wait leaves neither ticking.
+    let b: Awaited<ReturnType<typeof startWorker>> | undefined;
+    let pausedTick = -1;
+    let bTick = -1;
+    let metaBefore: string | null = null;
+    try {
+      await untilTick(5);
+      armed = true;
+      pausedTick = await reachedExec;
 
-    // Cut A's commit connection, let another worker take the lease and commit that tick.
-    const clients = (await redis.client('LIST')) as string;
-    const commitClient = clients.split('\n').find((l) => l.includes('name=sector-commit:a '));
-    const clientId = /id=(\d+)/.exec(commitClient ?? '')?.[1];
-    expect(clientId).toBeDefined();
-    await redis.client('KILL', 'ID', clientId!);
-    const b = await startWorker({ ...config, WORKER_ID: 'b' }, createLogger('worker', 'silent'));
-    await untilTick(pausedTick + 2);
-    // Wait until A's connection is back, so an unguarded client would resend MULTI/EXEC on it.
-    await pollUntil(async () => (((await redis.client('LIST')) as string).includes('name=sector-commit:a ') ? true : undefined), 'reconnect of A');
-    const bTick = await committedTick(redis, simId);
-    const metaBefore = await redis.hget(keys().snapshot, 'rev');
-    release!();
-    await pollUntil(() => (lines.some((l) => String(l.msg).startsWith('lease lost') || (l.msg === 'tick committed; lease renewed' && (l.tick as number) >= pausedTick)) ? true : undefined), 'A to give up');
-    await b.stop();
-    await a.stop();
+      // Cut A's commit connection, let another worker take the lease and commit that tick.
+      const clients = (await redis.client('LIST')) as string;
+      const commitClient = clients.split('\n').find((l) => l.includes('name=sector-commit:a '));
+      const clientId = /id=(\d+)/.exec(commitClient ?? '')?.[1];
+      expect(clientId).toBeDefined();
+      await redis.client('KILL', 'ID', clientId!);
+      b = await startWorker({ ...config, WORKER_ID: 'b' }, createLogger('worker', 'silent'));
+      await untilTick(pausedTick + 2);
+      // Wait until A's connection is back, so an unguarded client would resend MULTI/EXEC on it.
+      await pollUntil(async () => (((await redis.client('LIST')) as string).includes('name=sector-commit:a ') ? true : undefined), 'reconnect of A');
+      bTick = await committedTick(redis, simId);
+      metaBefore = await redis.hget(keys().snapshot, 'rev');
+      release!();
+      await pollUntil(() => (lines.some((l) => String(l.msg).startsWith('lease lost') || (l.msg === 'tick committed; lease renewed' && (l.tick as number) >= pausedTick)) ? true : undefined), 'A to give up');
+    } finally {
+      armed = false;
+      release?.(); // A may still be held before its EXEC; its stop waits for that tick
+      await b?.stop();
+      await a.stop();
+    }
     expect(lines.filter((l) => l.msg === 'tick committed; lease renewed' && (l.tick as number) >= pausedTick)).toEqual([]);
     expect(bTick).toBeGreaterThanOrEqual(pausedTick);
     expect(metaBefore?.startsWith(`${bTick}:`) || (await committedTick(redis, simId)) > bTick).toBe(true);
