@@ -43,10 +43,24 @@ export function connectApiRedis(config: Config, log: Logger): Redis {
 }
 
 /** Serves a fetch handler on `port` (0: a free one); resolves once listening. */
-export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; requestsReceived(): number; close(): Promise<void> }> {
+export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number): Promise<{ port: number; requestsReceived(): number; close(onWaiting?: (handlers: number) => void): Promise<void> }> {
+  // Handlers in flight, counted apart from connections: a handler whose client went away
+  // (a bot aborting as it stops) still runs, and must not meet a Redis connection the stop
+  // has already closed. A counter, not a listener per response (see below).
+  let handling = 0;
+  let onIdle: (() => void) | undefined;
+  const counted = async (request: Request) => {
+    handling += 1;
+    try {
+      return await fetch(request);
+    } finally {
+      handling -= 1;
+      if (handling === 0) onIdle?.();
+    }
+  };
   // serve() without a createServer option makes a plain node http.Server
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch, port }, () => resolve(s as Server));
+    const s = serve({ fetch: counted, port }, () => resolve(s as Server));
     s.once('error', reject);
   });
   // Once stopping, every new request is answered with `Connection: close`, and connections
@@ -63,18 +77,33 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
   return {
     port: (server.address() as AddressInfo).port,
     requestsReceived: () => received,
-    close: () =>
+    /** `onWaiting` is told when every connection is gone but handlers still run. */
+    close: (onWaiting?: (handlers: number) => void) =>
       new Promise<void>((resolve) => {
         closing = true;
-        // Stop accepting, let requests in flight finish, drop idle keep-alive connections
-        // (they would hold close() open until they time out), and cut whatever is left after
-        // a grace period so that SIGTERM ends the process well within 10 s (invariant I8).
+        // Stop accepting, let requests in flight finish (their handlers too, even when the
+        // client has gone), drop idle keep-alive connections (they would hold close() open
+        // until they time out), and cut whatever is left after a grace period so that SIGTERM
+        // ends the process well within 10 s (invariant I8).
+        let serverClosed = false;
+        let graceOver = false;
         const sweep = setInterval(() => server.closeIdleConnections(), 50).unref();
-        const cut = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS).unref();
-        server.close(() => {
+        const cut = setTimeout(() => {
+          server.closeAllConnections();
+          graceOver = true;
+          finish();
+        }, STOP_GRACE_MS).unref();
+        const finish = () => {
+          if (!serverClosed || (handling > 0 && !graceOver)) return;
           clearInterval(sweep);
           clearTimeout(cut);
           resolve();
+        };
+        onIdle = finish;
+        server.close(() => {
+          serverClosed = true;
+          if (handling > 0) onWaiting?.(handling);
+          finish();
         });
         server.closeIdleConnections();
       }),
@@ -125,7 +154,7 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
     requestsReceived: server.requestsReceived,
     async stop() {
       log.info('api stopping: finishing requests in flight');
-      await server.close();
+      await server.close((handlers) => log.info({ handlers }, 'api stopping: connections closed; waiting for handlers still running'));
       await registration.stop();
       await redis.quit().catch(() => redis.disconnect());
     },
