@@ -137,7 +137,15 @@ describe('the image layout, replayed from the Dockerfile', () => {
 
   it('stops cleanly, exit 0, on the SIGTERM tini forwards', async () => {
     // Every role has started (the bots last) before the signal.
-    await pollUntil(() => (output.includes('Sector is running') ? true : undefined), 'every role to have started', 60_000, 100);
+    await pollUntil(
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the entry point exited before SIGTERM (${child.exitCode ?? child.signalCode}):\n${output.slice(-3000)}`);
+        return output.includes('Sector is running') ? true : undefined;
+      },
+      'every role to have started',
+      60_000,
+      100,
+    );
     child.kill('SIGTERM');
     const { code, signal } = await exited;
     expect({ code, signal }, output.slice(-3000)).toEqual({ code: 0, signal: null });
