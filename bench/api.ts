@@ -8,6 +8,9 @@
 //   BENCH_CPU_PROF=<dir> npx tsx bench/api.ts
 //                                    the same, and the server process writes a V8 CPU
 //                                    profile (.cpuprofile) into <dir> when it stops
+//   BENCH_IDEMPOTENCY_KEY=1 npx tsx bench/api.ts
+//                                    every order carries its own Idempotency-Key (the typed
+//                                    client's way), so the key's dedupe is measured too
 //
 // One file, three roles, so that server and load generator never share an event loop:
 //   (no argument)      orchestrator: private redis-server, server process, load processes
@@ -79,9 +82,12 @@ async function loadRole(baseUrl: string, route: string, token = TOKEN): Promise<
   const url = new URL(route, baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)) };
+  const keyed = process.env.BENCH_IDEMPOTENCY_KEY === '1';
+  let sent = 0;
   const post = () =>
     new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers }, (res) => {
+      const h = keyed ? { ...headers, 'Idempotency-Key': `${process.pid}-${route}-${(sent += 1)}` } : headers;
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: h }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });
@@ -179,7 +185,8 @@ async function orchestrate(): Promise<void> {
     };
     const queued = await redis.client().xlen('sim:{bench}:orders');
     console.log('');
-    console.log(`API benchmark, ${CONNECTIONS} keep-alive connections, medians of ${ROUNDS} alternating runs of ${MEASURE_MS / 1000} s`);
+    const keys = process.env.BENCH_IDEMPOTENCY_KEY === '1' ? ', an Idempotency-Key on every order' : '';
+    console.log(`API benchmark, ${CONNECTIONS} keep-alive connections, medians of ${ROUNDS} alternating runs of ${MEASURE_MS / 1000} s${keys}`);
     console.log(`  ceiling (same server, no-op POST):  ${m.ceiling.toFixed(0)} req/s, p50 ${m.ceilingP50.toFixed(2)} ms, p99 ${m.ceilingP99.toFixed(2)} ms`);
     console.log(`  POST /orders accepted (202):        ${m.orders.toFixed(0)} orders/s, p50 ${m.ordersP50.toFixed(2)} ms, p99 ${m.ordersP99.toFixed(2)} ms`);
     console.log(`  ratio to ceiling:                   ${m.ratio.toFixed(2)}x   (goal >= 0.70x: ${m.ratio >= 0.7 ? 'met' : 'NOT met'})`);
