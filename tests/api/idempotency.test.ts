@@ -13,8 +13,8 @@ import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Order } from '../../shared/schemas.ts';
 import type { Service } from '../../shared/service.ts';
-import { decodeOrderEntry, type StreamEntry } from '../../shared/streams.ts';
 import { pollUntil } from '../helpers/processes.ts';
+import { queuedNotes } from '../helpers/queued-orders.ts';
 import { type RedisProxy, startRedisProxy } from '../helpers/redis-proxy.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { errorOf, TOKENS, testConfig } from './harness.ts';
@@ -57,14 +57,7 @@ function post(to: string, body: unknown, token: string, key?: string): Promise<R
 const client = () => db;
 const streamLength = () => client().xlen(keys.orders);
 
-/** The stream entries whose note text is `text`: what was really queued. */
-async function queuedWithText(text: string): Promise<string[]> {
-  const entries = (await client().xrange(keys.orders, '-', '+')) as StreamEntry[];
-  return entries.flatMap((e) => {
-    const d = decodeOrderEntry(e);
-    return d.ok && d.queued.order.type === 'note' && d.queued.order.text === text ? [d.queued.id] : [];
-  });
-}
+const queuedWithText = (text: string) => queuedNotes(client(), keys.orders, text);
 
 describe('a repeat with the same Idempotency-Key', () => {
   it('answers the original id, marked Idempotent-Replayed, and appends nothing; a quoted key is the same key', async () => {

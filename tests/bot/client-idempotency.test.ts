@@ -12,7 +12,7 @@ import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Order } from '../../shared/schemas.ts';
 import type { Service } from '../../shared/service.ts';
-import { decodeOrderEntry, type StreamEntry } from '../../shared/streams.ts';
+import { queuedNotes } from '../helpers/queued-orders.ts';
 import { type RedisProxy, startRedisProxy } from '../helpers/redis-proxy.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { API_TOKENS_ENV, BOT_TOKENS } from './tokens.ts';
@@ -61,14 +61,7 @@ function clientWith(opts: Partial<SectorClientOptions> = {}): { client: SectorCl
   return { client, retries };
 }
 
-/** The ids of the queued orders whose note text is `text`. */
-async function queuedWithText(text: string): Promise<string[]> {
-  const entries = (await db.xrange(keys.orders, '-', '+')) as StreamEntry[];
-  return entries.flatMap((e) => {
-    const d = decodeOrderEntry(e);
-    return d.ok && d.queued.order.type === 'note' && d.queued.order.text === text ? [d.queued.id] : [];
-  });
-}
+const queuedWithText = (text: string) => queuedNotes(db, keys.orders, text);
 
 describe('SectorClient: every order exactly once', () => {
   it('retries an order whose reply was lost (504 order_outcome_unknown) with the same key: queued once, the original id returned', async () => {
