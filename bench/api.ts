@@ -51,6 +51,8 @@ const TSX = path.resolve(path.dirname(SELF), '../node_modules/.bin/tsx');
 interface LoadResult {
   path: string;
   requests: number;
+  /** requests sent in all, warm-up included */
+  sent: number;
   perSecond: number;
   p50ms: number;
   p99ms: number;
@@ -67,6 +69,12 @@ async function serveRole(redisUrl: string): Promise<void> {
     .post('/noop', async (c) => {
       await c.req.text();
       return c.json({ id: '0-0' }, 202);
+    })
+    // the server's own CPU time so far (µs): per request it depends far less on what else
+    // loads the shared machine than requests per second do
+    .get('/cpu', (c) => {
+      const { user, system } = process.cpuUsage();
+      return c.json({ us: user + system });
     })
     .route('/', createApiApp({ redis, config, log }));
   const server = await listen(app.fetch, 0);
@@ -99,11 +107,13 @@ async function loadRole(baseUrl: string, route: string, token = TOKEN): Promise<
   const started = performance.now();
   const measureFrom = started + WARMUP_MS;
   const until = measureFrom + MEASURE_MS;
+  let total = 0;
   const connection = async () => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= until) return;
       const status = await post();
+      total += 1;
       const t1 = performance.now();
       if (t0 >= measureFrom) {
         latencies.push(t1 - t0);
@@ -115,7 +125,7 @@ async function loadRole(baseUrl: string, route: string, token = TOKEN): Promise<
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  const result: LoadResult = { path: route, requests: latencies.length, perSecond: latencies.length / (MEASURE_MS / 1000), p50ms: at(0.5), p99ms: at(0.99), statuses };
+  const result: LoadResult = { path: route, requests: latencies.length, sent: total, perSecond: latencies.length / (MEASURE_MS / 1000), p50ms: at(0.5), p99ms: at(0.99), statuses };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
@@ -137,13 +147,19 @@ function spawnSelf(args: string[], nodeFlags: string[] = []): { child: ChildProc
   return { child, firstLine };
 }
 
-async function measure(baseUrl: string, route: string, token?: string): Promise<LoadResult> {
+const serverCpuUs = async (baseUrl: string): Promise<number> => ((await (await fetch(`${baseUrl}/cpu`)).json()) as { us: number }).us;
+
+/** One load run, and the server's CPU time per request over it (µs). */
+async function measure(baseUrl: string, route: string, token?: string): Promise<LoadResult & { cpuUs: number }> {
+  const cpuBefore = await serverCpuUs(baseUrl);
   const { firstLine } = spawnSelf(['load', baseUrl, route, ...(token ? [token] : [])]);
-  return JSON.parse(await firstLine) as LoadResult;
+  const result = JSON.parse(await firstLine) as LoadResult;
+  const cpuUs = (await serverCpuUs(baseUrl)) - cpuBefore;
+  return { ...result, cpuUs: cpuUs / result.sent };
 }
 
-const fmt = (r: LoadResult) =>
-  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   statuses ${JSON.stringify(r.statuses)}`;
+const fmt = (r: LoadResult & { cpuUs: number }) =>
+  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   server CPU ${r.cpuUs.toFixed(0).padStart(4)} µs/req   statuses ${JSON.stringify(r.statuses)}`;
 
 async function orchestrate(): Promise<void> {
   const redis = await startTestRedis();
@@ -153,7 +169,8 @@ async function orchestrate(): Promise<void> {
   try {
     const { port, scopedToken } = JSON.parse(await server.firstLine) as { port: number; scopedToken: string };
     const baseUrl = `http://127.0.0.1:${port}`;
-    const rounds: { ceiling: LoadResult; orders: LoadResult; accepted: number; simAccepted: number; sim: LoadResult }[] = [];
+    type Measured = LoadResult & { cpuUs: number };
+    const rounds: { ceiling: Measured; orders: Measured; accepted: number; simAccepted: number; sim: Measured }[] = [];
     const acceptedPerSecond = (r: LoadResult) => (r.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
     for (let round = 0; round < ROUNDS; round++) {
       const ceiling = await measure(baseUrl, '/noop');
@@ -182,6 +199,8 @@ async function orchestrate(): Promise<void> {
       sim: median(rounds.map((r) => r.simAccepted)),
       simP99: median(rounds.map((r) => r.sim.p99ms)),
       simToOrders: median(rounds.map((r) => r.simAccepted / r.accepted)),
+      ceilingCpu: median(rounds.map((r) => r.ceiling.cpuUs)),
+      ordersCpu: median(rounds.map((r) => r.orders.cpuUs)),
     };
     const queued = await redis.client().xlen('sim:{bench}:orders');
     console.log('');
@@ -192,6 +211,7 @@ async function orchestrate(): Promise<void> {
     console.log(`  ratio to ceiling:                   ${m.ratio.toFixed(2)}x   (goal >= 0.70x: ${m.ratio >= 0.7 ? 'met' : 'NOT met'})`);
     console.log(`  p99 goal <= 25 ms:                  ${m.ordersP99 <= 25 ? 'met' : 'NOT met'}`);
     console.log(`  ${SIM_ROUTE}, scoped token:  ${m.sim.toFixed(0)} orders/s, p99 ${m.simP99.toFixed(2)} ms, ${m.simToOrders.toFixed(2)}x /orders`);
+    console.log(`  server CPU per request:             ${m.ordersCpu.toFixed(0)} µs per order, ${m.ceilingCpu.toFixed(0)} µs per no-op (${(m.ordersCpu / m.ceilingCpu).toFixed(2)}x)`);
     console.log(`  orders in the stream afterwards:    ${queued}`);
     console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores (figures are only comparable within one run)`);
   } finally {
