@@ -116,24 +116,23 @@ describe('SectorClient: every order exactly once', () => {
   });
 
   it('does not call a failed order "not sent" when an earlier attempt may have queued it', async () => {
-    const other = await startApi(apiConfig(proxy!.url), silent);
-    let stopped: Promise<void> | undefined;
+    // The client reaches the API through a second TCP proxy (here a plain forwarder), closed
+    // the moment the client decides to retry: no listener, no kept-alive connection, so the
+    // second attempt is surely refused.
+    const front = await startRedisProxy(Number(new URL(url).port));
     let err: unknown;
     try {
       const lost = proxy!.loseNextScriptReply();
-      // attempt 1: the reply is lost (504, queued); the API then goes away during the
-      // Retry-After wait, so attempt 2 is refused
+      // attempt 1: the reply is lost (504, queued); attempt 2: connection refused
       const { client } = clientWith({
-        baseUrl: `http://127.0.0.1:${other.port}`,
+        baseUrl: `http://127.0.0.1:${front.port}`,
         retry: { attempts: 2, baseDelayMs: 20, maxDelayMs: 20 },
-        onRetry: () => {
-          stopped ??= other.stop();
-        },
+        onRetry: () => void front.close(),
       });
       err = await client.postOrder(note('maybe sent')).catch((e: unknown) => e);
       await lost;
     } finally {
-      await (stopped ?? other.stop());
+      await front.close();
     }
     expect(err).toBeInstanceOf(SectorNetworkError);
     expect((err as SectorNetworkError).message).toMatch(/ECONNREFUSED/);

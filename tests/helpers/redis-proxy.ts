@@ -1,7 +1,9 @@
 // A real TCP proxy between a service and a test's redis-server that can lose or hold the
 // reply to a script call after Redis has run it: the failure that leaves a writer not knowing
 // whether its write happened (a reply lost on the wire, a Redis slower than the client's
-// timeout). Everything else passes through untouched.
+// timeout). Everything else passes through untouched, so it also serves as a plain TCP
+// forwarder (to an HTTP server, say) that close() cuts at once: it stops listening and
+// destroys every connection synchronously.
 import net from 'node:net';
 
 export interface RedisProxy {
