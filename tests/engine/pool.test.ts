@@ -101,8 +101,8 @@ describe('a pool of worker processes', () => {
       }
     })();
     const w4 = startWorker('w4');
-    await w4.waitForLog((l) => l.msg === 'worker started', 30_000);
-    const joinedAt = Date.now();
+    // from the newcomer's own clock: it logs 'worker started' once it has announced itself
+    const joinedAt = Date.parse(String((await w4.waitForLog((l) => l.msg === 'worker started', 30_000)).time));
     const counts = await pollUntil(() => balanced(redis, sims, ['w1', 'w2', 'w3', 'w4']), 'balanced placement on 4 workers', 60_000, 100);
     const took = Date.now() - joinedAt;
     expect(counts.get('w4')).toBeGreaterThanOrEqual(N - 3 * (Math.ceil(N / 4) + 1));
