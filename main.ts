@@ -8,7 +8,7 @@ import { type Starters, startAll } from './shared/single-process.ts';
 // Each role's code is loaded only when the role runs, so a viz or api process does not
 // carry the engine (and the other way round).
 const starters: Starters = {
-  worker: async (config, log) => (await import('./engine/pool-worker.ts')).startWorker(config, log),
+  worker: async (config, log) => (await import('./engine/worker.ts')).startWorker(config, log),
   api: async (config, log) => (await import('./api/server.ts')).startApi(config, log),
   viz: async (config, log) => (await import('./viz/server.ts')).startViz(config, log),
   bot: async (config, log) => (await import('./bot/service.ts')).startBot(config, log),

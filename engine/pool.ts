@@ -17,7 +17,7 @@ import { ensureDefaultSim, poolMessage } from '../shared/sim-registry.ts';
 import { CommitPool } from './commit-pool.ts';
 import { DueHeap } from './due-heap.ts';
 import { decidePlacement, targetFor } from './placement.ts';
-import { acquireLeases, newLeaseToken, releaseLeases, renewLease } from './sim-lease.ts';
+import { acquireLeases, newLeaseToken, releaseLeases, takeLease } from './sim-lease.ts';
 import { type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 
@@ -285,14 +285,19 @@ export class WorkerPool {
       .catch((err: unknown) => this.opts.log.error({ err, simId: r.simId }, 'scheduler error'));
   }
 
-  /** A lease renewal between ticks (tick delay longer than half the TTL), on the general connection. */
+  /**
+   * A lease renewal between ticks (tick delay longer than half the TTL, or a retry pending), on
+   * the general connection: extended if still ours, taken again if it ran out and is free
+   * (commits stay fenced by their WATCH), lost only when another worker holds it.
+   */
   private async renew(r: SimRunner): Promise<WakeOutcome> {
     const at = Date.now();
-    const ok = await renewLease(this.general, r.simId, r.token, this.ttl).catch(() => null);
-    if (ok === null) return 'conflict';
-    if (!ok) return 'lost';
+    const outcome = await takeLease(this.general, r.simId, r.token, this.ttl).catch(() => null);
+    if (outcome === null) return 'conflict';
+    if (outcome === 'no_sim') return 'gone';
+    if (outcome === 'held') return 'lost';
     r.leaseUntil = at + this.ttl;
-    r.log.info('lease extended');
+    r.log.debug('lease extended');
     return 'waiting';
   }
 

@@ -12,8 +12,6 @@ export interface SimKeys {
   readonly tokens: string;
   /** SCAN pattern matching every key of this simulation (deletion) */
   readonly all: string;
-  /** pub/sub channel: a releasing worker announces it so standbys take over at once */
-  readonly leaseReleased: string;
   /** hash: the world, split into fields (see engine/store.ts for the layout) */
   readonly snapshot: string;
   /** stream: pending orders, in arrival order */
@@ -36,7 +34,6 @@ export function simKeys(simId: string): SimKeys {
     meta: `${p}:meta`,
     tokens: `${p}:tokens`,
     all: `${p}:*`,
-    leaseReleased: `${p}:lease-released`,
     snapshot: `${p}:snapshot`,
     orders: `${p}:orders`,
     events: `${p}:events`,

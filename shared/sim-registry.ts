@@ -132,8 +132,9 @@ export async function createSim(redis: Redis, params: SimParams, now = Date.now(
 /**
  * Registers the configured SIM_ID (from WORLD_* and TICK_DELAY) unless it is registered
  * already, keeping any world it has: deployments from before the registry keep theirs.
- * Idempotent; run at start by the worker pool and the API. An existing entry wins over the
- * environment (change it with PATCH /sims/<id>).
+ * Idempotent; run at start by the worker pool and the API. As before the registry, the
+ * default world ticks at TICK_DELAY: a start with another value updates its entry (every
+ * role of a deployment reads the same TICK_DELAY); its state (paused or not) is kept.
  */
 export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_ID' | 'WORLD_SYSTEMS' | 'WORLD_FACTIONS' | 'WORLD_SEED' | 'TICK_DELAY'>, now = Date.now()): Promise<SimMeta> {
   const meta: SimMeta = {
@@ -151,6 +152,9 @@ export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_I
   if (!existing) return ensureDefaultSim(redis, config, now); // deleted meanwhile: register again
   // a crash between meta and index (or an index entry lost) heals here
   await redis.zadd(SIMS_INDEX_KEY, 'NX', existing.createdAt, existing.id);
+  if (existing.tickDelayMs !== meta.tickDelayMs && (await update(redis, existing.id, { tickDelayMs: String(meta.tickDelayMs) }))) {
+    return { ...existing, tickDelayMs: meta.tickDelayMs };
+  }
   return existing;
 }
 

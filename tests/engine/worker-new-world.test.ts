@@ -8,7 +8,7 @@ import type { StoredEvent } from '../../shared/schemas.ts';
 import { startInProcessWorker } from '../helpers/in-process-worker.ts';
 import { killAllRoles, pollUntil, spawnRole } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick, queueOrder, readEvents } from '../helpers/world.ts';
+import { committedTick, forgetSim, queueOrder, readEvents } from '../helpers/world.ts';
 
 let server: TestRedis | undefined;
 let redis: Redis;
@@ -20,13 +20,20 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await killAllRoles();
+  for (const id of made.splice(0)) await forgetSim(redis, id);
 });
 afterAll(async () => {
   await killAllRoles();
   await server?.stop();
 });
 
-const newSim = () => `new${process.pid}-${++simCounter}`;
+/** every simulation a test made, unregistered after it (a worker hosts every registered one) */
+const made: string[] = [];
+const newSim = () => {
+  const id = `new${process.pid}-${++simCounter}`;
+  made.push(id);
+  return id;
+};
 const note = (text: string) => ({ type: 'note' as const, faction: 'BotFaction', text });
 const appliedIds = (events: StoredEvent[]) => events.flatMap((e) => (e.type === 'order_applied' ? [e.orderId] : []));
 

@@ -3,13 +3,13 @@
 // take is long enough. The slowness is made by the beforeExec hook (the tick's work, inside
 // the WATCH window), so it does not depend on how fast this machine is.
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { recordCommits, tickViolations } from '../helpers/commits.ts';
 import { startInProcessWorker } from '../helpers/in-process-worker.ts';
 import { pollUntil } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick } from '../helpers/world.ts';
+import { committedTick, forgetSim } from '../helpers/world.ts';
 
 let server: TestRedis | undefined;
 let redis: Redis;
@@ -19,11 +19,20 @@ beforeAll(async () => {
   server = await startTestRedis();
   redis = server.client();
 });
+afterEach(async () => {
+  for (const id of made.splice(0)) await forgetSim(redis, id);
+});
 afterAll(async () => {
   await server?.stop();
 });
 
-const newSim = () => `slow${process.pid}-${++simCounter}`;
+/** every simulation a test made, unregistered after it (a worker hosts every registered one) */
+const made: string[] = [];
+const newSim = () => {
+  const id = `slow${process.pid}-${++simCounter}`;
+  made.push(id);
+  return id;
+};
 const work = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const env = (simId: string, extra: Record<string, string> = {}) => ({ REDIS_URL: server!.url, SIM_ID: simId, WORKER_ID: 'w', WORLD_SYSTEMS: '40', TICK_DELAY: '0', ...extra });
 

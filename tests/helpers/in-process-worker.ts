@@ -25,7 +25,9 @@ export async function startInProcessWorker(env: Record<string, string>, hooks: W
   });
   const config = parseConfig({ LOG_LEVEL: 'silent', ...env });
   const log = pino({ level: 'debug', base: { who: config.WORKER_ID } }, sink);
-  const service = await startWorker(config, log, hooks);
+  // A worker hosts every registered simulation; the test's hooks are about its own (SIM_ID).
+  const beforeExec = hooks.beforeExec;
+  const service = await startWorker(config, log, beforeExec ? { beforeExec: (tick, simId) => (simId === config.SIM_ID ? beforeExec(tick, simId) : Promise.resolve()) } : {});
   let stopped = false;
   return {
     service,

@@ -113,8 +113,9 @@ describe('sim registry', () => {
     expect(first).toMatchObject({ id: 'Legacy_World', systems: 60, factions: 4, seed: 42, tickDelayMs: 500, state: 'running', createdAt: 111 });
     expect(await redis.hget(k.snapshot, 'meta')).toBe('{"tick":5}'); // the world is kept
     await pauseSim(redis, cfg.SIM_ID);
-    // a second start (other environment) keeps the registered entry
-    expect(await ensureDefaultSim(redis, { ...cfg, TICK_DELAY: 2 }, 222)).toMatchObject({ state: 'paused', tickDelayMs: 500, createdAt: 111 });
+    // a second start with another TICK_DELAY: the default world follows it, as before the registry; the rest is kept
+    expect(await ensureDefaultSim(redis, { ...cfg, TICK_DELAY: 2, WORLD_SYSTEMS: 99 }, 222)).toMatchObject({ state: 'paused', tickDelayMs: 2000, systems: 60, createdAt: 111 });
+    expect(await getSim(redis, cfg.SIM_ID)).toMatchObject({ state: 'paused', tickDelayMs: 2000, systems: 60 });
     await redis.zrem(SIMS_INDEX_KEY, cfg.SIM_ID); // a lost index entry heals
     await ensureDefaultSim(redis, cfg);
     expect(await redis.zscore(SIMS_INDEX_KEY, cfg.SIM_ID)).toBe('111');
