@@ -60,7 +60,11 @@ export async function recordCommitsOf(port: number, simIds: readonly string[]): 
     return p;
   };
   const pending: { simId: string; tick: number; rev: string; name: Promise<string | undefined> }[] = [];
-  const monitor = await new Redis(port, '127.0.0.1').monitor();
+  // monitor() opens a connection of its own: the one it was called on is closed at once
+  const opener = new Redis(port, '127.0.0.1');
+  opener.on('error', () => {});
+  const monitor = await opener.monitor();
+  opener.disconnect();
   monitor.on('error', () => {});
   let flushed: ((marker: string) => void) | undefined;
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
