@@ -165,8 +165,8 @@ describe('failover and fencing (I2)', () => {
     // Both workers run in this process: stopped in `finally`, so a failed wait leaves neither ticking.
     let b: Awaited<ReturnType<typeof startWorker>> | undefined;
     let pausedTick = -1;
-    let bTick = -1;
-    let metaBefore: string | null = null;
+    let bTick: number | undefined;
+    let metaBefore: string | null | undefined;
     try {
       await untilTick(5);
       armed = true;
@@ -194,7 +194,7 @@ describe('failover and fencing (I2)', () => {
     }
     expect(lines.filter((l) => l.msg === 'tick committed; lease renewed' && (l.tick as number) >= pausedTick)).toEqual([]);
     expect(bTick).toBeGreaterThanOrEqual(pausedTick);
-    expect(metaBefore?.startsWith(`${bTick}:`) || (await committedTick(redis, simId)) > bTick).toBe(true);
+    expect(metaBefore?.startsWith(`${bTick}:`) || (await committedTick(redis, simId)) > bTick!).toBe(true);
   });
 
   it('SIGTERM: the leader releases the lease, exits within 10 s, and the standby continues', async () => {
