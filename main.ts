@@ -25,9 +25,11 @@ async function main(): Promise<void> {
     process.stderr.write(`Unknown role ${JSON.stringify(arg)}: expected one of ${ROLES.join(', ')} (as the first argument or ROLE)\n`);
     process.exit(2);
   }
-  // A worker hosts many simulations and binds each line's simId itself; the other roles serve SIM_ID.
-  const hostsMany = role === 'worker' || role === 'all';
-  const root = createRootLogger({ level: config.LOG_LEVEL, bindings: hostsMany ? {} : { simId: config.SIM_ID }, format: config.LOG_FORMAT });
+  // A worker hosts many simulations and a viz follows many: each binds each line's simId itself.
+  // The API serves SIM_ID at its old routes; a bot plays BOT_SIM_ID (SIM_ID without it).
+  const hostsMany = role === 'worker' || role === 'all' || role === 'viz';
+  const served = role === 'bot' ? (config.BOT_SIM_ID ?? config.SIM_ID) : config.SIM_ID;
+  const root = createRootLogger({ level: config.LOG_LEVEL, bindings: hostsMany ? {} : { simId: served }, format: config.LOG_FORMAT });
   const log = roleLogger(root, role);
 
   // The signal handlers are installed as the roles begin to start (in the same synchronous

@@ -52,8 +52,11 @@ export async function startBot(config: Config, roleLog: Logger): Promise<BotServ
   if (!token) throw new Error(`BOT_TOKEN is not set: the bot needs the API token of faction ${faction} (one of the name:token pairs in the API's API_TOKENS)`);
   const pollMs = config.BOT_POLL_INTERVAL * 1000;
   const controller = new AbortController();
+  // BOT_SIM_ID: another simulation than the API's default is played through /sims/<id>/...
+  const simId = config.BOT_SIM_ID ?? config.SIM_ID;
   const client = new SectorClient({
     baseUrl: config.API_URL,
+    simId: simId === config.SIM_ID ? undefined : simId,
     token,
     timeoutMs: Math.max(2_000, pollMs * 5),
     retry: { attempts: 3, baseDelayMs: Math.min(200, pollMs), maxDelayMs: 2_000 },

@@ -20,8 +20,13 @@ export type { EventsPage, OrderStatus };
 export interface SectorClientOptions {
   /** e.g. http://127.0.0.1:8000 or https://sector.local/api */
   baseUrl: string;
-  /** a token from API_TOKENS; needed only to post orders */
+  /** a token from API_TOKENS, or one a simulation issued (then give its `simId`); needed only to post orders */
   token?: string;
+  /**
+   * the simulation to play: its routes are `/sims/<simId>/...`. Without it, the API's default
+   * simulation (SIM_ID) at `/snapshot`, `/events`, `/orders`.
+   */
+  simId?: string;
   /** per attempt; a slower answer counts as a network error */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -80,6 +85,8 @@ function describe(err: unknown): string {
 
 export class SectorClient {
   readonly baseUrl: string;
+  /** '' for the default simulation, else `/sims/<id>`: every call of this client is a world route */
+  private readonly worldPrefix: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly policy: RetryPolicy;
@@ -89,6 +96,7 @@ export class SectorClient {
 
   constructor(opts: SectorClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.worldPrefix = opts.simId === undefined ? '' : `/sims/${encodeURIComponent(opts.simId)}`;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.policy = { ...DEFAULT_RETRY, ...opts.retry };
@@ -194,7 +202,7 @@ export class SectorClient {
 
   /** One call, with the retries its method allows. Resolves with a 2xx or 304 response. */
   private async request(spec: RequestSpec): Promise<Response> {
-    const url = `${this.baseUrl}${spec.path}`;
+    const url = `${this.baseUrl}${this.worldPrefix}${spec.path}`;
     const headers: Record<string, string> = { Accept: 'application/json', ...spec.headers };
     if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
     // Whether an earlier attempt may have had an effect: then a later "not sent" does not

@@ -142,6 +142,19 @@ export const ConfigSchema = z.object({
   API_URL: text('http://127.0.0.1:8000', /^https?:\/\//, 'an http:// or https:// URL'),
   BOT_FACTION: text('BotFaction', /^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'a faction id'),
   BOT_TOKEN: z.string().optional(),
+  /** the simulation the bot plays (through /sims/<id>/...); unset: SIM_ID, through the default routes */
+  BOT_SIM_ID: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const v = raw.trim();
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) {
+        ctx.addIssue({ code: 'custom', message: `expected a simulation id (1-64 letters, digits, _ or -), got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return v;
+    }),
   /** a file holding BOT_TOKEN (see SECRET_FILES) */
   BOT_TOKEN_FILE: z.string().optional(),
   BOT_POLL_INTERVAL: number({ min: 0.01, max: 3600, default: 1.0 }),

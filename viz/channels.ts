@@ -95,10 +95,10 @@ export class SimChannels {
     const entry: Entry = { channel, starting: channel.start(), subscribers: 0, linger: null };
     this.entries.set(simId, entry);
     entry.starting.then(
-      () => this.opts.log.info({ sim: simId, followed: this.entries.size }, 'following a simulation'),
+      () => this.opts.log.info({ simId, followed: this.entries.size }, 'following a simulation'),
       (err: unknown) => {
         // A failed start is forgotten at once: the next subscriber tries again.
-        this.opts.log.warn({ err, sim: simId }, 'could not start following a simulation');
+        this.opts.log.warn({ err, simId }, 'could not start following a simulation');
         this.close(entry);
       },
     );
@@ -120,8 +120,8 @@ export class SimChannels {
     if (this.entries.get(simId) !== entry) return;
     this.entries.delete(simId);
     entry.channel.stop(1001, 'nobody watches this simulation here any more').then(
-      () => this.opts.log.info({ sim: simId, followed: this.entries.size }, 'stopped following a simulation'),
-      (err: unknown) => this.opts.log.warn({ err, sim: simId }, 'error while stopping a simulation reader'),
+      () => this.opts.log.info({ simId, followed: this.entries.size }, 'stopped following a simulation'),
+      (err: unknown) => this.opts.log.warn({ err, simId }, 'error while stopping a simulation reader'),
     );
   }
 }

@@ -109,7 +109,7 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
       }
       subscription = await sims.subscribe(simId);
     } catch (err) {
-      log.warn({ err, sim: simId }, 'cannot follow the simulation yet');
+      log.warn({ err, simId }, 'cannot follow the simulation yet');
       return refuseUpgrade(socket, 503, 'not_ready', `cannot read simulation ${simId} yet (Redis unreachable?); connect again shortly`);
     }
     if (stopping || socket.destroyed) {

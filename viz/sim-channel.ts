@@ -34,7 +34,7 @@ export class SimChannel {
     const keys = simKeys(simId);
     this.simId = simId;
     this.worldReader = new WorldReader(redis, keys);
-    const clog = log.child({ sim: simId });
+    const clog = log.child({ simId });
     this.feed = new EventFeed({
       keys,
       log: clog,

@@ -4,7 +4,7 @@
 // getting their outcomes from a real worker ticking it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderAccepted, OrderStatus } from '../../api/schemas.ts';
-import { startWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/pool-worker.ts';
 import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Order } from '../../shared/schemas.ts';
@@ -137,8 +137,8 @@ describe('a deleted simulation', () => {
 describe('orders per simulation with a worker ticking it', () => {
   it('get their outcome in that simulation, and only there', async () => {
     const tokens = await createMatch('played', { tickDelayMs: 50 });
-    // Today's single-world worker, pointed at the simulation (the pool places them in production).
-    const worker = await startWorker(testConfig(h.redis.url, { SIM_ID: 'played', TICK_DELAY: '0.05', WORKER_ID: 'sims-test-worker', WORLD_SYSTEMS: '12', WORLD_FACTIONS: '3' }), silent);
+    // A worker of the pool: it finds the simulation in the registry and ticks it at its own delay.
+    const worker = await startWorker(testConfig(h.redis.url, { WORKER_ID: 'sims-test-worker' }), silent);
     try {
       await pollUntil(async () => ((await fetch(`${h.url}/sims/played/snapshot`)).status === 200 ? true : undefined), 'the world of played created');
       const good = OrderAccepted.parse(await (await post('/sims/played/orders', note('Azure', 'in played'), tokens.Azure)).json()).id;
@@ -157,9 +157,10 @@ describe('orders per simulation with a worker ticking it', () => {
       const defaults = (await (await fetch(`${h.url}/events?limit=1000`)).json()) as { events: { orderId?: string }[] };
       expect(defaults.events.some((e) => e.orderId === good)).toBe(false);
       expect((await fetch(`${h.url}/orders/${good}`)).status).toBe(404);
-      // The list shows it ticking with its holder.
+      // Its summary shows it ticking, held by that worker.
       const summary = (await (await fetch(`${h.url}/sims/played`)).json()) as { tick: number; holder: string | null };
       expect(summary.tick).toBeGreaterThan(0);
+      expect(summary.holder).toBe('sims-test-worker');
     } finally {
       await worker.stop();
     }
