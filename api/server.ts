@@ -112,24 +112,30 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
 
 /**
  * Registers SIM_ID in the registry (idempotent; keeps any world it has), so that GET /sims
- * lists it and PATCH can pause it. Retried in the background while Redis is away: the API
- * serves meanwhile, its old routes need no registration.
+ * lists it and PATCH can pause it. The first attempt is awaited at start (Redis is usually
+ * there: registration is then done before the API serves); while Redis is away it is retried
+ * in the background, and the API serves meanwhile: its old routes need no registration.
  */
-function registerDefaultSim(redis: Redis, config: Config, log: Logger): { stop(): Promise<void> } {
+async function registerDefaultSim(redis: Redis, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
   let stopped = false;
   let wake: (() => void) | undefined;
+  let failures = 0;
+  const attempt = () =>
+    ensureDefaultSim(redis, config).then(
+      () => true,
+      (err: unknown) => {
+        if (failures++ === 0) log.warn({ err: (err as Error).message }, 'cannot register the default simulation yet; retrying every second');
+        return false;
+      },
+    );
+  if (await attempt()) return { stop: async () => {} };
   const done = (async () => {
-    for (let attempt = 0; !stopped; attempt++) {
-      try {
-        await ensureDefaultSim(redis, config);
-        return;
-      } catch (err) {
-        if (attempt === 0) log.warn({ err: (err as Error).message }, 'cannot register the default simulation yet; retrying');
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 1000).unref();
-        });
-      }
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 1000).unref();
+      });
+      if (stopped || (await attempt())) return;
     }
   })();
   return {
@@ -145,7 +151,7 @@ export async function startApi(config: Config, log: Logger): Promise<Service & {
   const redis = connectApiRedis(config, log);
   await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
   const app = createApiApp({ redis, config, log });
-  const registration = registerDefaultSim(redis, config, log);
+  const registration = await registerDefaultSim(redis, config, log);
   const server = await listen(app.fetch, config.PORT);
   log.info({ port: server.port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');
   if (config.API_TOKENS.length === 0) log.warn('no API_TOKENS configured: every write is refused (set API_TOKENS=name:token,...)');
