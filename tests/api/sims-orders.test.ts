@@ -4,7 +4,7 @@
 // getting their outcomes from a real worker ticking it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrderAccepted, OrderStatus } from '../../api/schemas.ts';
-import { startWorker } from '../../engine/pool-worker.ts';
+import { startWorker } from '../../engine/worker.ts';
 import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Order } from '../../shared/schemas.ts';

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi } from '../../api/server.ts';
 import { startBot } from '../../bot/service.ts';
-import { startWorker } from '../../engine/pool-worker.ts';
+import { startWorker } from '../../engine/worker.ts';
 import { type Config, ConfigError, parseConfig } from '../../shared/config.ts';
 import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
