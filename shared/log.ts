@@ -34,7 +34,7 @@ export function createRootLogger(opts: RootLoggerOptions = {}): Logger {
       colorize: Boolean(process.stdout.isTTY),
       singleLine: true, // extra fields on the event's line: one line per event, as in JSON
       translateTime: 'SYS:HH:MM:ss.l',
-      messageFormat: '{role}{if faction} {faction}{end}: {msg}',
+      messageFormat: '{role}{if faction} {faction}{end}{if simId} [{simId}]{end}: {msg}',
       ignore: 'pid,hostname,role,faction,simId',
     }),
   );

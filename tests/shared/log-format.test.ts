@@ -30,7 +30,7 @@ const expectJson = (lines: string[]) => {
   expect(first).toMatchObject({ level: 60, role: 'bot', msg: 'start-up failed' });
 };
 const expectPretty = (lines: string[]) => {
-  expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] FATAL: bot: start-up failed\s*$/);
+  expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] FATAL: bot \[default\]: start-up failed\s*$/);
   expect(lines.join('\n')).toContain('BOT_TOKEN is not set');
   expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
 };
