@@ -1,10 +1,20 @@
-// A real TCP proxy between a service and a test's redis-server that can lose or hold the
-// reply to a script call after Redis has run it: the failure that leaves a writer not knowing
-// whether its write happened (a reply lost on the wire, a Redis slower than the client's
-// timeout). Everything else passes through untouched, so it also serves as a plain TCP
-// forwarder (to an HTTP server, say) that close() cuts at once: it stops listening and
-// destroys every connection synchronously.
+// A real TCP proxy between a service and a test's redis-server that stops one command at a
+// chosen point: the failures that leave a writer not knowing whether its write happened (a
+// reply lost on the wire, a Redis slower than the client's timeout), or catch it mid-command
+// for as long as a test likes. Everything else passes through untouched, so it also serves
+// as a plain TCP forwarder (to an HTTP server, say) that close() cuts at once: it stops
+// listening and destroys every connection synchronously.
+// Commands are found by their RESP framing in what a client writes (ioredis writes command
+// names in lower case: `$4\r\nexec\r\n`); a connection is known by the name it gives itself
+// (CLIENT SETNAME), for faults aimed at one connection of a service.
 import net from 'node:net';
+
+export interface Interception {
+  /** resolves once the command was stopped (for a cut: once the connection is cut) */
+  readonly reached: Promise<void>;
+  /** forward what was held (and everything after it) as if nothing happened */
+  release(): void;
+}
 
 export interface RedisProxy {
   port: number;
@@ -21,16 +31,43 @@ export interface RedisProxy {
   holdNextScriptReply(): { held: Promise<void>; release(): void };
   /** script calls seen so far (EVAL or EVALSHA), on every connection */
   scriptCalls(): number;
+  /** the next write of connection `client` that contains `command` is held, unsent, until release() */
+  holdNext(client: string, command: string): Interception;
+  /**
+   * The next write of connection `client` containing `command`: forwarded and, once Redis has
+   * replied to it, the connection is cut so the reply is lost (`landed`: the command ran); or
+   * the connection is cut without forwarding it (`!landed`: Redis never sees it).
+   */
+  cutAtNext(client: string, command: string, opts: { landed: boolean }): Interception;
   close(): Promise<void>;
 }
 
-type Fault = { kind: 'lose'; done: () => void } | { kind: 'hold'; held: () => void; released: Promise<void> };
+interface Rule {
+  /** the connection's name, or any connection */
+  client?: string;
+  command: RegExp;
+  /** the reply to the command has fully arrived (see replyOf) */
+  replyDone: (text: string) => boolean;
+  action: 'hold-request' | 'cut-before' | 'lose-reply' | 'hold-reply';
+  reached: () => void;
+  released: Promise<void>;
+  release: () => void;
+}
 
-// ioredis writes command names in lower case, RESP-framed: `$7\r\nevalsha\r\n`, `$4\r\neval\r\n`
 const SCRIPT_CALL = /\r\n\$(?:7\r\nevalsha|4\r\neval)\r\n/gi;
+/** the same, for test(): a /g pattern keeps state between calls */
+const SCRIPT_CALL_ONCE = new RegExp(SCRIPT_CALL.source, 'i');
+const commandPattern = (name: string) => new RegExp(`\\r\\n\\$${name.length}\\r\\n${name}\\r\\n`, 'i');
+const SETNAME = /\$7\r\nsetname\r\n\$\d+\r\n([^\r]+)\r\n/i;
+
+/**
+ * When the reply to a command has fully arrived: for EXEC, once something other than the +OK
+ * of MULTI and the +QUEUED of the commands queued in it has come; for others, any byte.
+ */
+const replyOf = (command: string) => (command.toLowerCase() === 'exec' ? (text: string) => text.replace(/^(?:\+(?:OK|QUEUED)\r\n)+/, '').length > 0 : (text: string) => text.length > 0);
 
 export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
-  let armed: Fault | undefined;
+  const rules: Rule[] = [];
   let calls = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -42,43 +79,80 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
     }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    /** the fault this connection's next reply suffers, taken when its script call passed */
-    let pending: Fault | undefined;
-    let holding: Buffer[] | undefined;
-    client.on('data', (chunk: Buffer) => {
-      const found = chunk.toString('latin1').match(SCRIPT_CALL)?.length ?? 0;
-      calls += found;
-      if (found > 0 && armed && !pending) {
-        pending = armed;
-        armed = undefined;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (holding) {
-        holding.push(chunk);
+    const cut = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    let name: string | undefined;
+    let head = '';
+    /** requests not forwarded while a hold-request rule holds this connection */
+    let heldRequests: Buffer[] | undefined;
+    /** the rule this connection's next reply suffers, taken when its command passed */
+    let replyRule: { rule: Rule; text: string } | undefined;
+    let heldReplies: Buffer[] | undefined;
+
+    const fromClient = (chunk: Buffer) => {
+      if (heldRequests) {
+        heldRequests.push(chunk);
         return;
       }
-      const fault = pending;
-      pending = undefined;
-      if (fault?.kind === 'lose') {
-        // Redis has answered, so the script has run: the writer never learns it
-        client.destroy();
-        upstream.destroy();
-        fault.done();
+      const text = chunk.toString('latin1');
+      if (name === undefined) {
+        head = (head + text).slice(-4096);
+        name = SETNAME.exec(head)?.[1];
+      }
+      calls += text.match(SCRIPT_CALL)?.length ?? 0;
+      const rule = replyRule ? undefined : rules.find((r) => (r.client === undefined || r.client === name) && r.command.test(text));
+      if (!rule) {
+        upstream.write(chunk);
         return;
       }
-      if (fault?.kind === 'hold') {
-        const buffered: Buffer[] = [chunk];
-        holding = buffered;
-        fault.held();
-        void fault.released.then(() => {
-          holding = undefined;
-          if (!client.destroyed) for (const b of buffered) client.write(b);
+      rules.splice(rules.indexOf(rule), 1);
+      if (rule.action === 'cut-before') {
+        cut();
+        rule.reached();
+      } else if (rule.action === 'hold-request') {
+        const held = [chunk];
+        heldRequests = held;
+        rule.reached();
+        void rule.released.then(() => {
+          heldRequests = undefined;
+          for (const c of held) fromClient(c);
         });
+      } else {
+        replyRule = { rule, text: '' };
+        upstream.write(chunk);
+      }
+    };
+    client.on('data', fromClient);
+
+    upstream.on('data', (chunk: Buffer) => {
+      if (heldReplies) {
+        heldReplies.push(chunk);
         return;
       }
-      client.write(chunk);
+      if (!replyRule) {
+        client.write(chunk);
+        return;
+      }
+      const { rule } = replyRule;
+      if (rule.action === 'lose-reply') {
+        replyRule.text += chunk.toString('latin1');
+        if (!rule.replyDone(replyRule.text)) return;
+        // Redis has answered, so the command has run: the writer never learns it
+        replyRule = undefined;
+        cut();
+        rule.reached();
+        return;
+      }
+      replyRule = undefined;
+      const buffered = [chunk];
+      heldReplies = buffered;
+      rule.reached();
+      void rule.released.then(() => {
+        heldReplies = undefined;
+        if (!client.destroyed) for (const b of buffered) client.write(b);
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -86,26 +160,42 @@ export async function startRedisProxy(redisPort: number): Promise<RedisProxy> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
+
+  const arm = (action: Rule['action'], command: RegExp, replyDone: Rule['replyDone'], client?: string): Interception => {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => {
+      reached = r;
+    });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const rule: Rule = { client, command, replyDone, action, reached, released, release };
+    rules.push(rule);
+    return {
+      reached: reachedP,
+      release() {
+        const i = rules.indexOf(rule);
+        if (i >= 0) rules.splice(i, 1); // not reached yet: it will never stop anything
+        release();
+      },
+    };
+  };
+
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,
-    loseNextScriptReply: () =>
-      new Promise<void>((resolve) => {
-        armed = { kind: 'lose', done: resolve };
-      }),
+    loseNextScriptReply: () => arm('lose-reply', SCRIPT_CALL_ONCE, replyOf('eval')).reached,
     holdNextScriptReply() {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const held = new Promise<void>((resolve) => {
-        armed = { kind: 'hold', held: resolve, released };
-      });
-      return { held, release };
+      const i = arm('hold-reply', SCRIPT_CALL_ONCE, replyOf('eval'));
+      return { held: i.reached, release: i.release };
     },
     scriptCalls: () => calls,
+    holdNext: (client, command) => arm('hold-request', commandPattern(command), replyOf(command), client),
+    cutAtNext: (client, command, { landed }) => arm(landed ? 'lose-reply' : 'cut-before', commandPattern(command), replyOf(command), client),
     close: () =>
       new Promise<void>((resolve) => {
+        for (const r of rules.splice(0)) r.release();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
