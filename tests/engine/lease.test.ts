@@ -12,7 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Lease', () => {
   it('gives one holder at a time and releases only its own token', async () => {
@@ -28,22 +27,27 @@ describe('Lease', () => {
   });
 
   it('extends a lease that commits kept alive past its first TTL', async () => {
-    const lease = new Lease(redis, 'lease:renewed', 300);
+    const ttl = 1000;
+    const lease = new Lease(redis, 'lease:renewed', ttl);
+    const acquiredAt = Date.now();
     expect(await lease.tryAcquire()).toBe(true);
-    // Commits renew the key inside their MULTI (PEXPIRE) and tell the lease so.
-    for (let i = 0; i < 5; i++) {
-      await wait(100);
+    // Commits renew the key inside their MULTI (PEXPIRE) and tell the lease so: here back to
+    // back, until the first TTL is well past (no fixed pauses a slow machine could stretch
+    // past the TTL; each renewal checks the key was still there).
+    while (Date.now() - acquiredAt < ttl * 1.5) {
       const started = Date.now();
-      await redis.pexpire('lease:renewed', 300);
+      expect(await redis.pexpire('lease:renewed', ttl)).toBe(1);
       lease.renewedAt(started);
+      await new Promise((r) => setTimeout(r, 10)); // pacing only: the loop runs by the clock
     }
-    // 500 ms after the acquire, well past its first TTL: an idle extension must still work.
+    // Past its first TTL: an idle extension must still work.
     expect(await lease.extend()).toBe(true);
     expect(await redis.get('lease:renewed')).toBe(lease.token);
   });
 
   it('fails to extend once another holder has the key', async () => {
-    const lease = new Lease(redis, 'lease:taken', 200);
+    // A TTL no pause can outlast: the refusal must come from the token, not from expiry.
+    const lease = new Lease(redis, 'lease:taken', 30_000);
     expect(await lease.tryAcquire()).toBe(true);
     await redis.set('lease:taken', 'someone-else');
     expect(await lease.extend()).toBe(false);

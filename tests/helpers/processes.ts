@@ -16,8 +16,14 @@ export interface RoleProcess {
   lines: string[];
   /** parsed JSON log lines so far */
   logs: Record<string, unknown>[];
-  /** resolves with the first log line (past or future) matching the predicate */
-  waitForLog(match: (log: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * Resolves with the first log line matching the predicate, among the lines from index
+   * `since` on (0: any line so far or to come). To wait for the effect of an action, take
+   * `mark()` BEFORE the action and pass it: a line logged earlier cannot then match.
+   */
+  waitForLog(match: (log: Record<string, unknown>) => boolean, timeoutMs?: number, since?: number): Promise<Record<string, unknown>>;
+  /** the index the next log line will have, for `waitForLog(..., since)` */
+  mark(): number;
   /** resolves with the exit code (or signal name) */
   exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): void;
@@ -82,8 +88,9 @@ export function spawnRole(role: string, env: Record<string, string>, args: strin
     lines,
     logs,
     exited,
-    waitForLog(match, timeoutMs = 20_000) {
-      const seen = logs.find(match);
+    mark: () => logs.length,
+    waitForLog(match, timeoutMs = 20_000, since = 0) {
+      const seen = logs.slice(since).find(match);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`)), timeoutMs);
