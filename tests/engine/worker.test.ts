@@ -108,6 +108,7 @@ describe('failover and fencing (I2)', () => {
       await procs[victim]!.exited;
       lastOfVictim = await committedTick(redis, simId); // it is dead: nothing it sent is still on its way
       await untilTick(lastOfVictim + 3);
+      await killAllRoles(); // before the recorder stops, so every commit is on its record
     } finally {
       await commits.stop();
     }
