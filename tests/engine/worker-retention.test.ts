@@ -1,13 +1,13 @@
 // ORDER_RETAIN_TICKS = N: an order consumed at tick c is still in the orders stream after the
 // commits of ticks c .. c+N-1 (N ticks) and is trimmed by the commit of tick c+N.
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { orderEntryFields, type StreamEntry } from '../../shared/streams.ts';
 import { startInProcessWorker } from '../helpers/in-process-worker.ts';
 import { pollUntil } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick, readEvents } from '../helpers/world.ts';
+import { committedTick, forgetSim, readEvents } from '../helpers/world.ts';
 
 let server: TestRedis | undefined;
 let redis: Redis;
@@ -20,9 +20,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
+// A worker hosts every registered simulation: each test unregisters its own when done.
+let lastSim = '';
+afterEach(async () => {
+  if (lastSim) await forgetSim(redis, lastSim);
+  lastSim = '';
+});
+
 describe('ORDER_RETAIN_TICKS', () => {
   it.each([1, 3])('= %i keeps a consumed order that many ticks, then trims it', async (retain) => {
     const simId = `retain${process.pid}-${retain}`;
+    lastSim = simId;
     const keys = simKeys(simId);
     // What the stream holds after each commit: the hook runs before the commit of tick t, when
     // the stream is as the commit of tick t-1 left it.
@@ -30,8 +38,8 @@ describe('ORDER_RETAIN_TICKS', () => {
     const w = await startInProcessWorker(
       { REDIS_URL: server!.url, SIM_ID: simId, WORKER_ID: 'a', WORLD_SYSTEMS: '8', TICK_DELAY: '0.03', LEASE_TTL_MS: '2000', ORDER_RETAIN_TICKS: String(retain) },
       {
-        beforeExec: async (tick) => {
-          if (!heldAfter.has(tick - 1)) heldAfter.set(tick - 1, ((await redis.xrange(keys.orders, '-', '+')) as StreamEntry[]).map(([id]) => id));
+        beforeExec: async (tick, sim) => {
+          if (sim === simId && !heldAfter.has(tick - 1)) heldAfter.set(tick - 1, ((await redis.xrange(keys.orders, '-', '+')) as StreamEntry[]).map(([id]) => id));
         },
       },
     );

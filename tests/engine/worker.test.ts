@@ -12,7 +12,7 @@ import { gate, type InProcessWorker, startInProcessWorker } from '../helpers/in-
 import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { startRedisProxy } from '../helpers/redis-proxy.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick, queueOrder, readEvents } from '../helpers/world.ts';
+import { committedTick, forgetSim, queueOrder, readEvents } from '../helpers/world.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -32,6 +32,8 @@ const recorders: CommitRecorder[] = [];
 afterEach(async () => {
   await killAllRoles();
   await Promise.all(recorders.splice(0).map((r) => r.stop()));
+  // workers host every registered simulation: the next test's workers must not find this one
+  if (simId) await forgetSim(redis, simId);
 });
 
 /** Records the landed commits of a simulation; stopped by the test (to read them) or by afterEach. */
@@ -126,7 +128,7 @@ describe('failover and fencing (I2)', () => {
     let heldTick: number;
     try {
       // A reaches Redis through the proxy, which holds its EXEC: A is caught mid-tick, for sure.
-      const a = worker('a', { REDIS_URL: proxy.url });
+      const a = worker('a', { REDIS_URL: proxy.url, WORKER_COMMIT_CONNECTIONS: '1' });
       await untilTick(5);
       const exec = proxy.holdNext('sector-commit:a', 'exec');
       await exec.reached;
@@ -156,7 +158,7 @@ describe('failover and fencing (I2)', () => {
   it('the commit connection killed between WATCH and EXEC while another worker takes over: the old commit does not land', async () => {
     newSim();
     const commits = await recordCommits(server.port, simId);
-    const env = { REDIS_URL: server.url, SIM_ID: simId, WORLD_SYSTEMS: '40', TICK_DELAY: '0.02', LEASE_TTL_MS: '500' };
+    const env = { REDIS_URL: server.url, SIM_ID: simId, WORLD_SYSTEMS: '40', TICK_DELAY: '0.02', LEASE_TTL_MS: '500', WORKER_COMMIT_CONNECTIONS: '1' };
     const held = gate();
     let armed = false;
     let reached: ((tick: number) => void) | undefined;

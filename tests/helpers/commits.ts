@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { simKeys } from '../../shared/keyspace.ts';
 import type { StreamEntry } from '../../shared/streams.ts';
+import { pollUntil } from './processes.ts';
 
 export interface LandedCommit {
   /** the tick the commit wrote (from the `rev` it set: `<tick>:<uuid>`) */
@@ -17,8 +18,10 @@ export interface LandedCommit {
 export interface CommitRecorder {
   /** landed commits of the simulation, in the order Redis executed them */
   readonly commits: LandedCommit[];
-  /** the ticks committed by one worker (by its WORKER_ID) */
+  /** the ticks committed by one worker (by its WORKER_ID); complete after stop() */
   ticksOf(workerId: string): number[];
+  /** the WORKER_ID of whoever committed `tick` (waits until MONITOR has shown that commit) */
+  committerOf(tick: number): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export async function recordCommits(port: number, simId: string): Promise<Commit
   const commits = all.of(simId);
   return {
     commits,
+    committerOf: (tick) => all.committerOf(simId, tick),
     // a pool worker's commit connections are `sector-commit:<workerId>` and `…#<n>`
     ticksOf: (workerId) => commits.filter((c) => c.client?.replace(/#\d+$/, '') === `sector-commit:${workerId}`).map((c) => c.tick),
     stop: () => all.stop(),
@@ -35,8 +39,11 @@ export async function recordCommits(port: number, simId: string): Promise<Commit
 }
 
 export interface PoolCommitRecorder {
-  /** landed commits of one of the simulations, in the order Redis executed them */
+  /** landed commits of one of the simulations, in the order Redis executed them; complete after stop() */
   of(simId: string): LandedCommit[];
+  /** the WORKER_ID of whoever committed `tick` of `simId` (waits until MONITOR has shown that commit) */
+  committerOf(simId: string, tick: number): Promise<string | undefined>;
+  /** idempotent */
   stop(): Promise<void>;
 }
 
@@ -85,9 +92,16 @@ export async function recordCommitsOf(port: number, simIds: readonly string[]): 
       commits.get(p.simId)!.push({ tick: p.tick, rev: p.rev, client: await p.name });
     }
   };
+  let stopped = false;
   return {
     of: (simId) => commits.get(simId) ?? [],
+    async committerOf(simId, tick) {
+      const p = await pollUntil(() => pending.findLast((c) => c.simId === simId && c.tick === tick), `the commit of tick ${tick} of ${simId} on MONITOR`);
+      return (await p.name)?.replace(/^sector-commit:/, '').replace(/#\d+$/, '');
+    },
     async stop() {
+      if (stopped) return;
+      stopped = true;
       // MONITOR delivers in order: once it shows this ECHO, every earlier commit has arrived.
       const marker = `commits-flushed-${Date.now()}`;
       const seen = new Promise<void>((resolve) => {
