@@ -20,6 +20,7 @@ COPY viz ./viz
 COPY bot ./bot
 COPY client ./client
 COPY deploy ./deploy
+COPY cli ./cli
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
@@ -36,8 +37,10 @@ RUN apt-get update \
 RUN mkdir -p /var/lib/sector/tokens && chown 1000:1000 /var/lib/sector/tokens
 ENV NODE_ENV=production
 WORKDIR /app
-# package.json: its "type": "module" makes node load dist/*.js as ES modules.
+# package.json: its "type": "module" makes node load dist/*.js as ES modules; its "bin" makes
+# `npx sector ...` run bin/sector.mjs, which runs dist/cli/main.js (no sources here).
 COPY package.json ./
+COPY bin ./bin
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # The image's `node` user, by number, so that Kubernetes' runAsNonRoot can verify it.

@@ -17,6 +17,7 @@ import { type StreamEntry, compareStreamIds, decodeOrderEntry, eventEntryFields 
 import { decodeSnapshotHash } from '../shared/world-store.ts';
 import type { World } from '../shared/world.ts';
 import { advance } from './advance.ts';
+import { planCheckpoint, queueCheckpoint } from './checkpoints.ts';
 import type { Scheduled } from './due-heap.ts';
 import { renewLease, takeLease } from './sim-lease.ts';
 import { eventId, snapshotWrites } from './store.ts';
@@ -30,7 +31,7 @@ export interface RunnerHooks {
 }
 
 export interface RunnerContext {
-  config: Pick<Config, 'LEASE_TTL_MS' | 'ORDERS_PER_TICK' | 'EVENTS_MAXLEN' | 'ORDER_RETAIN_TICKS'>;
+  config: Pick<Config, 'LEASE_TTL_MS' | 'ORDERS_PER_TICK' | 'EVENTS_MAXLEN' | 'ORDER_RETAIN_TICKS' | 'CHECKPOINT_EVERY_TICKS' | 'CHECKPOINT_KEEP'>;
   log: Logger;
   metrics: WorkerMetrics;
   /** for reads outside a transaction (the outcome of a commit whose reply was lost) */
@@ -186,6 +187,7 @@ export class SimRunner implements Scheduled {
     // ticks up to T-N consumed, so an order consumed at tick c stays through c+N-1: N ticks.
     const orderMarks = [...(prev?.orderMarks ?? []), next.meta.lastOrderId].slice(-(cfg.ORDER_RETAIN_TICKS + 1));
 
+    const checkpoint = await planCheckpoint(c, k, tickNo, cfg.CHECKPOINT_EVERY_TICKS, cfg.CHECKPOINT_KEEP, seeded);
     await this.ctx.hooks.beforeExec?.(tickNo, this.simId);
     // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
     if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
@@ -195,6 +197,7 @@ export class SimRunner implements Scheduled {
     if (seeded) m.del(k.snapshot, k.events);
     m.hset(k.snapshot, SnapshotField.rev, newRev, SnapshotField.orderMarks, JSON.stringify(orderMarks), ...[...writes.set].flat());
     if (writes.del.length > 0) m.hdel(k.snapshot, ...writes.del);
+    if (checkpoint) queueCheckpoint(m, k, checkpoint);
     // The cap is applied once per tick, on the tick's last event.
     events.forEach((event, i) => {
       if (i < events.length - 1) m.xadd(k.events, eventId(tickNo, i), ...eventEntryFields(event));

@@ -111,6 +111,13 @@ export const ConfigSchema = z.object({
   /** when set, the worker serves /health, /ready and /metrics on this port (0: a free port) */
   WORKER_HTTP_PORT: optionalPort(),
   ORDER_RETAIN_TICKS: number({ min: 0, max: 100_000, int: true, default: 120 }),
+  /**
+   * every this many ticks the commit also copies the snapshot to a checkpoint (0: none), keeping
+   * the newest CHECKPOINT_KEEP; `sector replay` starts from one. Replay from the oldest needs
+   * the orders of every tick since: keep ORDER_RETAIN_TICKS >= CHECKPOINT_EVERY_TICKS × CHECKPOINT_KEEP.
+   */
+  CHECKPOINT_EVERY_TICKS: number({ min: 0, max: 1_000_000, int: true, default: 20 }),
+  CHECKPOINT_KEEP: number({ min: 1, max: 1000, int: true, default: 6 }),
   /** most commit connections a worker opens (each carries one simulation's WATCH..EXEC at a time) */
   WORKER_COMMIT_CONNECTIONS: number({ min: 1, max: 1024, int: true, default: 16 }),
   // --- world generation (used when a simulation has no snapshot yet)
@@ -161,6 +168,11 @@ export const ConfigSchema = z.object({
   BOT_MAX_ORDERS: number({ min: 0, max: 100, int: true, default: 3 }),
   /** when set, the bot serves /health, /ready and /metrics on this port (0: a free port) */
   BOT_HTTP_PORT: optionalPort(),
+  // --- the `sector` command (cli/)
+  /** the token `sector sims` sends to API_URL (the admin token, for create/pause/resume/rm) */
+  SECTOR_TOKEN: z.string().optional(),
+  /** a file holding SECTOR_TOKEN (see SECRET_FILES) */
+  SECTOR_TOKEN_FILE: z.string().optional(),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -182,7 +194,7 @@ const ENUM_VARIABLES = new Set(['LOG_LEVEL', 'LOG_FORMAT', 'ROLE']);
  * Kubernetes secret mounts: compose's init service writes the tokens it generated into a
  * volume, and no token then sits in an environment that `docker inspect` shows.
  */
-export const SECRET_FILES = { API_TOKENS_FILE: 'API_TOKENS', BOT_TOKEN_FILE: 'BOT_TOKEN' } as const;
+export const SECRET_FILES = { API_TOKENS_FILE: 'API_TOKENS', BOT_TOKEN_FILE: 'BOT_TOKEN', SECTOR_TOKEN_FILE: 'SECTOR_TOKEN' } as const;
 
 /** The environment with each `<NAME>_FILE` read into `<NAME>`; problems are named, not thrown. */
 function withSecretFiles(env: NodeJS.ProcessEnv, problems: { variable: string; message: string }[]): NodeJS.ProcessEnv {

@@ -18,6 +18,10 @@ export interface SimKeys {
   readonly orders: string;
   /** stream, capped: what happened */
   readonly events: string;
+  /** zset: member = a checkpoint's key, score = its tick (see engine/checkpoints.ts) */
+  readonly checkpoints: string;
+  /** hash: a copy of the snapshot hash as committed at `tick` (replay starts from one) */
+  checkpoint(tick: number): string;
   /** hash per results generation: order id -> OrderResult JSON */
   results(generation: number): string;
   /** counter with PX TTL: orders a token sent in the current rate-limit window (api) */
@@ -37,6 +41,8 @@ export function simKeys(simId: string): SimKeys {
     snapshot: `${p}:snapshot`,
     orders: `${p}:orders`,
     events: `${p}:events`,
+    checkpoints: `${p}:checkpoints`,
+    checkpoint: (tick: number) => `${p}:checkpoint:${tick}`,
     results: (generation: number) => `${p}:results:${generation}`,
     rateLimit: (tokenName: string) => `${p}:rate:${tokenName}`,
     idempotency: (tokenName: string, key: string) => `${p}:idem:${tokenName}:${key}`,
