@@ -14,7 +14,6 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   replay: { summary: 'replay a world from a checkpoint and compare it with the live one', load: () => import('./replay.ts') },
   export: { summary: 'write a simulation (meta, world, checkpoints, orders, events) as JSON to stdout', load: () => import('./export.ts') },
   import: { summary: 'load an exported simulation into this Redis', load: () => import('./import.ts') },
-  chaos: { summary: 'kill, pause and stop workers under order load; audit the history', load: () => import('./chaos.ts') },
   bench: { summary: 'run the benchmarks (npm run bench) with progress', load: () => import('./bench.ts') },
 };
 

@@ -135,7 +135,7 @@ describe('sector status', () => {
   });
 
   it('help and usage: --help everywhere exits 0; unknown subcommand or option exits 2; Redis unreachable exits 4', async () => {
-    for (const sub of [[], ['status'], ['sims'], ['replay'], ['export'], ['import'], ['chaos'], ['bench']]) {
+    for (const sub of [[], ['status'], ['sims'], ['replay'], ['export'], ['import'], ['bench']]) {
       const r = await runSector([...sub, '--help']);
       expect(r.code, sub.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage:\s+sector/);

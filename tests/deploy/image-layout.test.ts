@@ -7,7 +7,7 @@
 // (node_modules is linked from the repository; that the build stage keeps every production
 // import is checked in contract.test.ts.)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { build } from '../../deploy/build.ts';
 import { pollUntil, REPO_ROOT } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { registerChild } from '../helpers/run-registry.ts';
+import { runSector } from '../cli/run-cli.ts';
 import { execForm, readDockerfile, runtimeStage } from './deployment-files.ts';
 
 const runtime = runtimeStage(readDockerfile());
@@ -99,7 +100,7 @@ describe('the image layout, replayed from the Dockerfile', () => {
   it('runs its entry point with plain node: no tsx, no TypeScript source in the image', () => {
     const entry = execForm(runtime.find((i) => i.op === 'ENTRYPOINT'));
     expect(entry.slice(entry.indexOf('--') + 1)).toEqual(['node', 'dist/main.js']);
-    expect(readdirSync(appDir).sort()).toEqual(['dist', 'node_modules', 'package.json']);
+    expect(readdirSync(appDir).sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json']);
     const files = readdirSync(path.join(appDir, 'dist'), { recursive: true }).map(String);
     expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(['main.js', path.join('engine', 'worker.js'), path.join('deploy', 'tokens.js')]));
@@ -133,6 +134,14 @@ describe('the image layout, replayed from the Dockerfile', () => {
     const page = await get(vizPort, '/');
     expect(page?.status).toBe(200);
     expect(await page?.text()).toMatch(/<html/i);
+  });
+
+  it('`npx sector` works there: package.json\'s bin runs the compiled command (dist/cli), not the sources', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(appDir, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const r = await runSector(['status', '--json'], { REDIS_URL: redis.url, NODE_ENV: 'production' }, { cwd: appDir, bin: path.join(appDir, pkg.bin.sector!) });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { sims: { id: string; tick: number }[] }).sims.find((s) => s.id === 'default')?.tick).toBeGreaterThan(0);
+    expect(readdirSync(path.join(appDir, 'dist', 'cli'))).toContain('main.js');
   });
 
   it('stops cleanly, exit 0, on the SIGTERM tini forwards', async () => {
