@@ -19,7 +19,7 @@ const ORDERS_PER_TICK = Number(process.env.BENCH_POOL_ORDERS ?? 3);
 const MEASURE_MS = Number(process.env.BENCH_POOL_MS ?? 15_000);
 const COMMIT_CONNECTIONS = process.env.BENCH_POOL_CONNECTIONS ?? '64';
 const POOL_SIMS = Number(process.env.BENCH_POOL_SIMS ?? 240);
-const STEPS = (process.env.BENCH_POOL_STEPS ?? '250,500,1000,1500,2000').split(',').map(Number);
+const STEPS = (process.env.BENCH_POOL_STEPS ?? '100,250,500,1000,1500,2000').split(',').map(Number);
 
 const load = () => os.loadavg()[0]!.toFixed(2);
 
@@ -129,8 +129,9 @@ async function density(): Promise<Window | undefined> {
       const warnings = new Map<string, number>();
       for (const l of w.logs) if ((l.level as number) >= 40) warnings.set(String(l.msg), (warnings.get(String(l.msg)) ?? 0) + 1);
       if (warnings.size > 0) console.log(`      worker warnings so far: ${JSON.stringify(Object.fromEntries(warnings))}`);
-      if (m.lagP99 >= TICK_MS / 1000) break;
-      best = m;
+      // go on past the first miss while the lag stays under four periods: the curve, not one point
+      if (m.lagP99 < TICK_MS / 1000) best = m;
+      else if (m.lagP99 >= (4 * TICK_MS) / 1000) break;
     }
     return best;
   } finally {

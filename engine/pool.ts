@@ -387,8 +387,10 @@ export class WorkerPool {
     if (this.roundTimer) clearTimeout(this.roundTimer);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.roundRunning;
-    const within = (ms: number, p: Promise<unknown>) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+    // Bounded: with Redis away, a queued command could wait for reconnect attempts past the
+    // 10 s the process has to stop (I8); unreleased leases then simply expire.
+    const within = (ms: number, p: Promise<unknown> | null) => Promise.race([(p ?? Promise.resolve()).catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+    await within(1000, this.roundRunning);
     // idle runners now; the ones mid-tick when their tick ends (afterWake sees `stopping`)
     const idle = [...this.runners.values()].filter((r) => !r.running);
     await within(1500, this.releaseNow(idle));

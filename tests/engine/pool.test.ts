@@ -17,8 +17,12 @@ import { queueOrder, readEvents } from '../helpers/world.ts';
 const N = 60;
 const TICK_MS = 500;
 const TTL = 5000;
-/** room for a loaded machine: a placement round, loading the world, a slow scheduler */
-const SLACK_MS = 3000;
+/**
+ * room for a loaded machine (a placement round, loading the world, a starved scheduler): the
+ * bench measured up to 14 s for TTL 5 s at load ~37 on 2 cores; a pool that waited a second
+ * lease (or a heartbeat several times longer) would still miss this bound
+ */
+const SLACK_MS = 7000;
 /** the join bound this pool states (README "Many worlds"), plus the slack above */
 const REBALANCE_MS = 10_000;
 
