@@ -153,6 +153,8 @@ export const SectorEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('battle'), ...eventBase, system: SystemId, sides: z.array(BattleSide) }),
   z.object({ type: z.literal('system_captured'), ...eventBase, system: SystemId, from: FactionId.nullable(), to: FactionId }),
   z.object({ type: z.literal('owner_set'), ...eventBase, system: SystemId, from: FactionId.nullable(), to: FactionId }),
+  /** the match is over: `winner` met the victory condition (`reason` says which) */
+  z.object({ type: z.literal('world_ended'), ...eventBase, winner: FactionId, reason: z.string() }),
 ]);
 export type SectorEvent = z.infer<typeof SectorEvent>;
 export type SectorEventType = SectorEvent['type'];

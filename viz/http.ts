@@ -8,6 +8,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { prom } from '../shared/metrics.ts';
 import { z } from 'zod';
 import { errorBody } from '../shared/http-error.ts';
+import { StreamId } from '../shared/schemas.ts';
+import { HISTORY_PAGE_MAX, type HistoryPage } from './event-history.ts';
 import { LIST_PAGE_MAX, type SimListPage } from './sim-directory.ts';
 
 const ListQuery = z.object({
@@ -15,7 +17,16 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(LIST_PAGE_MAX).default(50),
 });
 
+const HistoryQuery = z.object({
+  sim: z.string().max(200).optional(),
+  before: StreamId.optional(),
+  limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(HISTORY_PAGE_MAX),
+});
+
 export const WS_PATH = '/ws';
+
+/** Older events of a simulation, one bounded page at a time (JSON; `sim`, `before`, `limit`). */
+export const HISTORY_PATH = '/events.json';
 
 /** The probe paths, for the deployment's manifests and its contract test. */
 export const VIZ_PROBES = { health: '/health', ready: '/ready', metrics: '/metrics' } as const;
@@ -24,7 +35,7 @@ export const VIZ_PROBES = { health: '/health', ready: '/ready', metrics: '/metri
 export const SIMS_LIST_PATH = '/sims.json';
 
 /** Every path the viz serves (the page's own files are under `/`). */
-export const VIZ_ROUTES = ['/', WS_PATH, SIMS_LIST_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
+export const VIZ_ROUTES = ['/', WS_PATH, SIMS_LIST_PATH, HISTORY_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
 
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
@@ -54,7 +65,12 @@ export interface VizHttpDeps {
   ready(): Promise<{ ok: boolean; detail: string }>;
   /** one page of the simulations, with their ticks and standings */
   listSims(offset: number, limit: number): Promise<SimListPage>;
+  /** one page of a simulation's older events; null when `sim` names no simulation */
+  readHistory(sim: string | undefined, before: string | null, limit: number): Promise<HistoryPage | null>;
 }
+
+/** Thrown by `readHistory` for a malformed simulation id (a 400, not a 503). */
+export class InvalidSim extends Error {}
 
 export function createVizApp(deps: VizHttpDeps): Hono {
   const app = new Hono();
@@ -68,13 +84,28 @@ export function createVizApp(deps: VizHttpDeps): Hono {
     return ok ? json(200, { status: 'ready' }) : json(503, errorBody('not_ready', detail));
   });
   app.get(VIZ_PROBES.metrics, async () => new Response(await deps.registry.metrics(), { headers: { 'content-type': deps.registry.contentType } }));
+  const badQuery = (error: z.ZodError) => {
+    const issue = error.issues[0];
+    const field = String(issue?.path[0] ?? 'query');
+    return json(400, errorBody('invalid_query', `${field}: ${issue?.message ?? 'invalid'}`, field));
+  };
+  app.get(HISTORY_PATH, async (c) => {
+    const query = HistoryQuery.safeParse(c.req.query());
+    if (!query.success) return badQuery(query.error);
+    const { sim, before, limit } = query.data;
+    let page: HistoryPage | null;
+    try {
+      page = await deps.readHistory(sim, before ?? null, limit);
+    } catch (err) {
+      if (err instanceof InvalidSim) return json(400, errorBody('invalid_query', `sim: ${err.message}`, 'sim'));
+      return json(503, errorBody('redis_unavailable', 'cannot read the events (Redis unreachable?); retry shortly'));
+    }
+    if (!page) return json(404, errorBody('unknown_sim', `there is no simulation ${JSON.stringify(sim)}`, 'sim'));
+    return new Response(JSON.stringify(page), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
+  });
   app.get(SIMS_LIST_PATH, async (c) => {
     const query = ListQuery.safeParse(c.req.query());
-    if (!query.success) {
-      const issue = query.error.issues[0];
-      const field = String(issue?.path[0] ?? 'query');
-      return json(400, errorBody('invalid_query', `${field}: ${issue?.message ?? 'invalid'}`, field));
-    }
+    if (!query.success) return badQuery(query.error);
     try {
       const page = await deps.listSims(query.data.offset, query.data.limit);
       return new Response(JSON.stringify(page), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });

@@ -3,7 +3,8 @@
 // (without it, the process's SIM_ID), no `after` for a fresh snapshot, `after=<event id>` to
 // resume after the last event it saw.
 //
-//   snapshot  the whole public world, and the id of the last event it includes; the events
+//   snapshot  the whole public world (its static geometry is sent only here), the production
+//             rules, and the id of the last event it includes; the events
 //             that follow on this socket are exactly those after `lastEventId`
 //   events    consecutive events from the stream, in stream order, never repeated
 //   state     the changing part of the world (owners, garrisons, fleets, totals) at `tick`,
@@ -13,8 +14,16 @@ import { Fleet, PublicSnapshot, SectorEvent, StreamId } from '../shared/schemas.
 
 export const StoredEventMessage = SectorEvent.and(z.object({ id: StreamId }));
 
+/** The production rules the page needs to explain a system (shared/rules.ts). */
+export const MapRules = z.object({
+  productionPeriod: z.number().int().min(1),
+  garrisonCapPerIndustry: z.number().int().min(1),
+});
+export type MapRules = z.infer<typeof MapRules>;
+
 export const SnapshotMessage = z.object({
   type: z.literal('snapshot'),
+  rules: MapRules,
   /** null while no world exists yet */
   snapshot: PublicSnapshot.nullable(),
   lastEventId: StreamId,

@@ -13,7 +13,9 @@ import { SimId, simExists } from '../shared/sim-registry.ts';
 import type { Service } from '../shared/service.ts';
 import { errorBody } from '../shared/http-error.ts';
 import { SimChannels, type Subscription } from './channels.ts';
-import { createVizApp, WS_PATH } from './http.ts';
+import { simKeys } from '../shared/keyspace.ts';
+import { readHistoryPage } from './event-history.ts';
+import { createVizApp, InvalidSim, WS_PATH } from './http.ts';
 import { createVizMetrics } from './metrics.ts';
 import { CloseCode } from './protocol.ts';
 import { SimChannel } from './sim-channel.ts';
@@ -87,6 +89,12 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
   const app = createVizApp({
     registry: metrics.registry,
     listSims: (offset, limit) => directory.read(offset, limit),
+    readHistory: async (raw, before, limit) => {
+      const sim = parseSim(new URL(`http://viz/?sim=${encodeURIComponent(raw ?? '')}`), config.SIM_ID);
+      if (!sim.ok) throw new InvalidSim(sim.message.replace(/^sim: /, ''));
+      if (sim.simId !== config.SIM_ID && !(await simExists(redis, sim.simId))) return null;
+      return readHistoryPage(redis, simKeys(sim.simId), before, limit);
+    },
     ready: async () => {
       if (stopping) return { ok: false, detail: 'stopping' };
       const ping = await Promise.race([redis.ping().catch(() => 'error'), new Promise((r) => setTimeout(() => r('timeout'), 1000))]);

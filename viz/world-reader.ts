@@ -9,7 +9,10 @@ import type { Redis } from 'ioredis';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { PublicSnapshot } from '../shared/schemas.ts';
 import { decodeSnapshotHash, toPublicSnapshot } from '../shared/world-store.ts';
-import { encodeMessage, toStateMessage } from './protocol.ts';
+import { RULES } from '../shared/rules.ts';
+import { encodeMessage, type MapRules, toStateMessage } from './protocol.ts';
+
+const MAP_RULES: MapRules = { productionPeriod: RULES.productionPeriod, garrisonCapPerIndustry: RULES.garrisonCapPerIndustry };
 
 export interface WorldRead {
   snapshot: PublicSnapshot | null;
@@ -38,7 +41,7 @@ async function readWorldOnce(redis: Redis, keys: SimKeys): Promise<WorldRead> {
   return {
     snapshot,
     lastEventId,
-    snapshotPayload: () => (snapshotBytes ??= encodeMessage({ type: 'snapshot', snapshot, lastEventId })),
+    snapshotPayload: () => (snapshotBytes ??= encodeMessage({ type: 'snapshot', rules: MAP_RULES, snapshot, lastEventId })),
     statePayload: () => {
       if (stateBytes === undefined) stateBytes = snapshot ? encodeMessage(toStateMessage(snapshot)) : null;
       return stateBytes;
