@@ -1,135 +1,80 @@
 // The live list of simulations and the map of the one opened (`?sim=<id>`, or the viz's
-// default simulation without it). Protocol (viz/protocol.ts): `snapshot` (the whole world and
-// the id of the last event it includes), `events` (consecutive stream events), `state`
-// (owners, garrisons, fleets and totals after a tick). On a dropped connection it reconnects
-// with the last event id it saw and the server replays exactly what was missed.
-const SVG = 'http://www.w3.org/2000/svg';
-const NEUTRAL = '#4b5263';
-const LOG_LIMIT = 200;
+// default simulation without it). Protocol (viz/protocol.ts): `snapshot` (the whole world, its
+// static geometry sent only here, and the id of the last event it includes), `events`
+// (consecutive stream events), `state` (owners, garrisons, fleets and totals after a tick).
+// On a dropped connection it reconnects with the last event id it saw and the server replays
+// exactly what was missed. The map is a canvas (./map-canvas.js); `?renderer=svg` gives the
+// original SVG map (./map-svg.js), kept as the benchmark's baseline.
+import { drawChart } from './charts.js';
+import { createHistory } from './history.js';
+import { renderDetails } from './inspect.js';
+import { createLog } from './log.js';
+import { createCanvasMap } from './map-canvas.js';
+import { createSvgMap } from './map-svg.js';
+
 const CLOSE_WORLD_RESET = 4002;
 const CLOSE_UNKNOWN_SIM = 4004;
 const LIST_PAGE = 50;
 const LIST_POLL_MS = 1000;
+const CHART_MS = 500;
 
 const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
 const view = {
-  /** the snapshot's static parts plus the latest state applied to it */
+  /** the snapshot's static parts plus the latest state applied to it (objects, for the panels) */
   world: null,
+  rules: { productionPeriod: 5, garrisonCapPerIndustry: 20 },
   lastEventId: null,
   tick: null,
-  systemNodes: [],
   /** the simulation opened: null for the viz's default one */
-  sim: new URLSearchParams(location.search).get('sim') || null,
+  sim: params.get('sim') || null,
   /** the default simulation's id, as the list reports it */
   defaultSim: null,
+  /** live state as typed arrays: {owner, ships, fleets, tick, ts, tickMs} */
+  live: null,
+  /** what the map shows: `live`, or a replayed tick's {owner, ships: null, fleets, tick, replay} */
+  shown: null,
+  replayTick: null,
+  selection: null,
+  highlight: null,
+  systemIndex: new Map(),
+  factionIndex: new Map(),
+  tickMs: null,
+  history: createHistory(),
 };
-window.sectorView = view; // for debugging in the console (and the e2e test)
+window.sectorView = view; // for debugging in the console (and the e2e tests)
 
-function el(name, attrs = {}, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.appendChild(node);
-  return node;
-}
+view.map = params.get('renderer') === 'svg' ? createSvgMap($('map-wrap')) : createCanvasMap($('map-wrap'), { onPick: (sel) => select(sel) });
 
-function factionColor(index) {
-  return index === null || index === undefined ? NEUTRAL : (view.world.factions[index]?.color ?? NEUTRAL);
-}
+const systemName = (id) => view.world?.systems[view.systemIndex.get(id)]?.name ?? `#${id}`;
+const log = createLog({ list: $('log'), factionSelect: $('log-faction'), typeSelect: $('log-type'), systemName });
+const logLine = (text, kind) => log.note(text, kind);
 
 // ---------------------------------------------------------------------------------------
-// Drawing
+// Drawing the panels
 // ---------------------------------------------------------------------------------------
-
-function drawWorld() {
-  const world = view.world;
-  const lanes = $('lanes');
-  const systems = $('systems');
-  lanes.replaceChildren();
-  systems.replaceChildren();
-  $('fleets').replaceChildren();
-  $('empty').hidden = world !== null;
-  if (!world) {
-    $('tick').textContent = '–';
-    return;
-  }
-  $('sim').textContent = `sim ${world.simId} · ${world.systems.length} systems`;
-  const xs = world.systems.map((s) => s.x);
-  const ys = world.systems.map((s) => s.y);
-  const pad = 6;
-  const minX = Math.min(...xs) - pad;
-  const minY = Math.min(...ys) - pad;
-  $('map').setAttribute('viewBox', `${minX} ${minY} ${Math.max(...xs) - minX + pad} ${Math.max(...ys) - minY + pad}`);
-  const byId = new Map(world.systems.map((s) => [s.id, s]));
-  for (const s of world.systems) {
-    for (const other of s.lanes) {
-      const t = byId.get(other);
-      if (t && s.id < other) el('line', { class: 'lane', x1: s.x, y1: s.y, x2: t.x, y2: t.y }, lanes);
-    }
-  }
-  view.systemNodes = world.systems.map((s) => {
-    const g = el('g', { class: 'system', 'data-system-id': s.id }, systems);
-    const title = el('title', {}, g);
-    const circle = el('circle', { cx: s.x, cy: s.y, r: 1.4 + s.industry * 0.45 }, g);
-    const count = el('text', { x: s.x, y: s.y }, g);
-    el('text', { class: 'name', x: s.x, y: s.y + 3.9 }, g).textContent = s.name;
-    return { g, title, circle, count };
-  });
-  drawDynamic();
-}
-
-/** Owners, garrisons, fleets and the legend: everything a tick can change. */
-function drawDynamic() {
-  const world = view.world;
-  if (!world) return;
-  world.systems.forEach((s, i) => {
-    const node = view.systemNodes[i];
-    const owner = s.owner === null ? null : world.factions.findIndex((f) => f.id === s.owner);
-    const color = factionColor(owner);
-    node.circle.setAttribute('fill', color);
-    node.g.setAttribute('data-owner', s.owner ?? '');
-    node.count.textContent = String(s.ships);
-    node.title.textContent = `${s.name} (#${s.id}) · ${s.owner ?? 'neutral'} · ${s.ships} ships · industry ${s.industry}`;
-  });
-  drawFleets();
-  drawLegend();
-  $('tick').textContent = String(world.tick);
-}
-
-function drawFleets() {
-  const world = view.world;
-  const layer = $('fleets');
-  layer.replaceChildren();
-  const byId = new Map(world.systems.map((s) => [s.id, s]));
-  const factionIndex = new Map(world.factions.map((f, i) => [f.id, i]));
-  for (const f of world.fleets) {
-    const from = byId.get(f.system);
-    if (!from) continue;
-    let x = from.x + 2.6;
-    let y = from.y - 2.6;
-    const to = f.to === null ? undefined : byId.get(f.to);
-    if (to && f.depart !== null && f.arrive !== null && f.arrive > f.depart) {
-      // in transit: placed along the lane by the share of the trip done at this tick
-      const p = Math.min(1, Math.max(0, (world.tick - f.depart) / (f.arrive - f.depart)));
-      x = from.x + (to.x - from.x) * p;
-      y = from.y + (to.y - from.y) * p;
-    }
-    const g = el('g', { class: 'fleet', 'data-fleet-id': f.id, transform: `translate(${x} ${y})` }, layer);
-    el('title', {}, g).textContent = `fleet ${f.id} · ${f.owner} · ${f.ships} ships${to ? ` → ${to.name} (tick ${f.arrive})` : ''}`;
-    el('path', { d: 'M0,-1.3 L1.1,0.9 L-1.1,0.9 Z', fill: factionColor(factionIndex.get(f.owner)) }, g);
-    el('text', { x: 1.4, y: 0.6 }, g).textContent = String(f.ships);
-  }
-}
 
 function drawLegend() {
+  const world = view.world;
   const body = $('legend').querySelector('tbody');
+  if (!world) return body.replaceChildren();
+  // in a replay, systems are counted from the replayed owners; ships are not known
+  const counts = view.shown?.replay ? world.factions.map(() => 0) : null;
+  if (counts) for (const o of view.shown.owner) if (o >= 0) counts[o] += 1;
   body.replaceChildren(
-    ...view.world.factions.map((f) => {
+    ...world.factions.map((f, i) => {
       const tr = document.createElement('tr');
       tr.dataset.faction = f.id;
-      const swatch = document.createElement('span');
-      swatch.className = 'swatch';
-      swatch.style.background = f.color;
-      const cells = [swatch, f.name === f.id ? f.id : `${f.name} (${f.id})`, f.systems, f.ships];
+      if (view.highlight === i) tr.className = 'highlighted';
+      tr.addEventListener('click', () => {
+        view.highlight = view.highlight === i ? null : i;
+        view.map.setHighlight(view.highlight);
+        drawLegend();
+      });
+      const sw = document.createElement('span');
+      sw.className = 'swatch';
+      sw.style.background = f.color;
+      const cells = [sw, f.name === f.id ? f.id : `${f.name} (${f.id})`, counts ? counts[i] : f.systems, counts ? '–' : f.ships];
       for (const c of cells) {
         const td = document.createElement('td');
         if (c instanceof Node) td.appendChild(c);
@@ -141,89 +86,241 @@ function drawLegend() {
   );
 }
 
+function drawDetails() {
+  if (!view.world || !view.shown) return renderDetails($('details'), null, null);
+  renderDetails($('details'), view.selection, {
+    world: view.world,
+    rules: view.rules,
+    shown: view.shown,
+    systemIndex: view.systemIndex,
+    tickMs: view.tickMs,
+    select,
+    close: () => select(null),
+  });
+}
+
+function select(sel) {
+  view.selection = sel ?? null;
+  view.map.select(view.selection);
+  drawDetails();
+}
+
+let chartTimer = null;
+function drawCharts() {
+  chartTimer = null;
+  const world = view.world;
+  if (!world || !view.live) return;
+  const h = view.history;
+  const facIdx = (id) => view.factionIndex.get(id);
+  const tMax = view.live.tick;
+  const systems = h.systemSeries(tMax, world.factions.map((f) => f.systems), facIdx);
+  const tMin = Math.min(systems[0]?.tick ?? tMax, h.live[0]?.tick ?? tMax);
+  const marker = view.replayTick;
+  drawChart($('chart-systems'), {
+    title: 'systems',
+    tMin,
+    tMax,
+    marker,
+    series: world.factions.map((f, i) => ({ color: f.color, points: systems.map((p) => ({ t: p.tick, v: p.systems[i] })) })),
+  });
+  drawChart($('chart-ships'), {
+    title: h.live.length > 1 ? `ships (since tick ${h.live[0].tick}, when this page opened)` : 'ships',
+    tMin,
+    tMax,
+    marker,
+    series: world.factions.map((f, i) => ({ color: f.color, points: h.live.map((p) => ({ t: p.tick, v: p.ships[i] })) })),
+  });
+  view.charts = { systems: systems.length, ships: h.live.length, tMin, tMax };
+}
+const scheduleCharts = () => {
+  chartTimer ??= setTimeout(drawCharts, CHART_MS);
+};
+
+function drawTimeline() {
+  const input = $('timeline');
+  const live = view.live;
+  if (!live) {
+    input.disabled = true;
+    $('timeline-label').textContent = '';
+    return;
+  }
+  input.disabled = false;
+  const oldest = view.history.oldestTick ?? live.tick;
+  input.min = String(Math.min(oldest, live.tick));
+  input.max = String(live.tick);
+  if (view.replayTick === null) input.value = String(live.tick);
+  $('timeline-label').textContent = view.replayTick === null ? `live · tick ${live.tick} (history from ${input.min})` : `tick ${view.replayTick} of ${live.tick}`;
+  $('go-live').disabled = view.replayTick === null;
+  const badge = $('replay-state');
+  badge.hidden = view.replayTick === null;
+  badge.textContent = view.replayTick === null ? '' : `replaying tick ${view.replayTick}`;
+}
+
+function drawBanner() {
+  const ended = view.history.worldEnded();
+  const banner = $('banner');
+  banner.hidden = !ended;
+  if (!ended) return;
+  const f = view.world?.factions[view.factionIndex.get(ended.winner)];
+  banner.replaceChildren();
+  const title = document.createElement('span');
+  title.className = 'winner';
+  title.dataset.winner = ended.winner;
+  title.textContent = `${f?.name ?? ended.winner} wins`;
+  if (f) title.style.color = f.color;
+  const reason = document.createElement('span');
+  reason.className = 'reason';
+  reason.textContent = `${ended.reason} · tick ${ended.tick}`;
+  banner.append(title, reason);
+}
+
+function showWorld() {
+  const world = view.world;
+  $('empty').hidden = world !== null;
+  if (!world) {
+    $('tick').textContent = '–';
+    view.map.setWorld(null);
+    drawLegend();
+    drawDetails();
+    drawTimeline();
+    return;
+  }
+  $('sim').textContent = `sim ${world.simId} · ${world.systems.length} systems`;
+  view.map.setWorld(world);
+}
+
+/** Shows the live state (or keeps showing the replayed tick) and refreshes the panels. */
+function showShown() {
+  if (view.replayTick === null) view.shown = view.live;
+  if (view.shown) view.map.setState(view.shown);
+  if (view.live) $('tick').textContent = String(view.live.tick);
+  drawLegend();
+  drawDetails();
+  drawTimeline();
+}
+
+// ---------------------------------------------------------------------------------------
+// History: scrubbing back through the retained ticks, and back to live
+// ---------------------------------------------------------------------------------------
+
+function replayTo(t) {
+  if (!view.live) return;
+  if (t >= view.live.tick) return goLive();
+  const facIdx = (id) => view.factionIndex.get(id);
+  view.replayTick = t;
+  view.shown = {
+    owner: view.history.ownersAt(t, view.live.owner, (id) => view.systemIndex.get(id), facIdx),
+    ships: null,
+    fleets: view.history.fleetsAt(t, facIdx),
+    tick: t,
+    replay: true,
+  };
+  showShown();
+  drawCharts();
+}
+
+function goLive() {
+  view.replayTick = null;
+  showShown();
+  drawCharts();
+}
+
+$('timeline').addEventListener('input', (e) => replayTo(Number(e.target.value)));
+$('go-live').addEventListener('click', goLive);
+$('zoom-in').addEventListener('click', () => view.map.zoomBy?.(1.6));
+$('zoom-out').addEventListener('click', () => view.map.zoomBy?.(1 / 1.6));
+$('zoom-fit').addEventListener('click', () => view.map.fit());
+
 // ---------------------------------------------------------------------------------------
 // Applying messages
 // ---------------------------------------------------------------------------------------
 
+function liveFromSnapshot(world) {
+  return {
+    owner: Int16Array.from(world.systems, (s) => (s.owner === null ? -1 : (view.factionIndex.get(s.owner) ?? -1))),
+    ships: Int32Array.from(world.systems, (s) => s.ships),
+    fleets: world.fleets.map((f) => ({ id: f.id, f: view.factionIndex.get(f.owner) ?? 0, ships: f.ships, system: f.system, to: f.to, depart: f.depart, arrive: f.arrive })),
+    tick: world.tick,
+    ts: world.ts,
+  };
+}
+
 function applySnapshot(msg) {
   view.world = msg.snapshot;
+  if (msg.rules) view.rules = msg.rules;
   view.lastEventId = msg.lastEventId;
-  drawWorld();
+  view.history.reset();
+  view.replayTick = null;
+  view.selection = null;
+  view.systemIndex = new Map((msg.snapshot?.systems ?? []).map((s, i) => [s.id, i]));
+  view.factionIndex = new Map((msg.snapshot?.factions ?? []).map((f, i) => [f.id, i]));
+  view.live = msg.snapshot ? liveFromSnapshot(msg.snapshot) : null;
+  view.shown = view.live;
+  showWorld();
+  if (msg.snapshot) {
+    log.setFactions(msg.snapshot.factions);
+    view.history.addSample(msg.snapshot.tick, msg.snapshot.factions.map((f) => [f.systems, f.ships]));
+    showShown();
+    loadHistory(msg.lastEventId);
+  }
+  log.setEvents(view.history.events);
   logLine(msg.snapshot ? `snapshot at tick ${msg.snapshot.tick}` : 'no world yet', 'info');
+  drawBanner();
+  scheduleCharts();
+}
+
+/** The events up to and including `lastId`, fetched backwards in bounded pages. */
+function loadHistory(lastId) {
+  const [ms, seq] = lastId.split('-');
+  const justAfter = `${ms}-${Number(seq) + 1}`;
+  view.history
+    .loadOlder(view.sim, justAfter, () => {
+      log.setEvents(view.history.events);
+      drawTimeline();
+      drawBanner();
+      scheduleCharts();
+    })
+    .catch((err) => logLine(`history unavailable: ${err.message}`, 'info'));
 }
 
 function applyState(msg) {
   const world = view.world;
   if (!world || msg.owners.length !== world.systems.length) return;
   if (msg.tick < world.tick) return;
+  const prev = view.live;
+  if (prev && msg.tick > prev.tick && msg.ts > prev.ts) {
+    const per = (msg.ts - prev.ts) / (msg.tick - prev.tick);
+    view.tickMs = view.tickMs === null ? per : view.tickMs * 0.7 + per * 0.3;
+  }
   world.tick = msg.tick;
   world.ts = msg.ts;
-  world.systems.forEach((s, i) => {
-    const owner = msg.owners[i];
-    s.owner = owner === null ? null : (world.factions[owner]?.id ?? null);
+  const owner = new Int16Array(msg.owners.length);
+  for (let i = 0; i < msg.owners.length; i++) {
+    const o = msg.owners[i];
+    owner[i] = o === null ? -1 : o;
+    const s = world.systems[i];
+    s.owner = o === null ? null : (world.factions[o]?.id ?? null);
     s.ships = msg.ships[i];
-  });
-  world.fleets = msg.fleets.map(([id, owner, ships, system, to, depart, arrive]) => ({
-    id,
-    owner: world.factions[owner]?.id ?? '?',
-    ships,
-    system,
-    to,
-    depart,
-    arrive,
-  }));
+  }
+  const fleets = msg.fleets.map(([id, f, ships, system, to, depart, arrive]) => ({ id, f, ships, system, to, depart, arrive }));
+  world.fleets = fleets.map((x) => ({ id: x.id, owner: world.factions[x.f]?.id ?? '?', ships: x.ships, system: x.system, to: x.to, depart: x.depart, arrive: x.arrive }));
   msg.totals.forEach(([systems, ships], i) => {
     const f = world.factions[i];
     if (f) Object.assign(f, { systems, ships });
   });
-  drawDynamic();
-}
-
-function systemName(id) {
-  return view.world?.systems.find((s) => s.id === id)?.name ?? `#${id}`;
-}
-
-/** One log line per event worth reading; ticks and fleet movements are left to the map. */
-function describe(e) {
-  switch (e.type) {
-    case 'order_applied':
-      return [`${e.faction}: ${e.order} applied (${e.orderId})`, 'applied'];
-    case 'order_rejected':
-      return [`${e.faction ?? '?'}: ${e.order ?? 'order'} rejected (${e.orderId}): ${e.reason}`, 'rejected'];
-    case 'battle':
-      return [`battle at ${systemName(e.system)}: ${e.sides.map((s) => `${s.faction ?? 'neutral'} ${s.before}−${s.lost}`).join(' vs ')}`, 'battle'];
-    case 'system_captured':
-      return [`${e.to} captured ${systemName(e.system)} from ${e.from ?? 'neutral'}`, 'captured'];
-    case 'owner_set':
-      return [`${systemName(e.system)} handed to ${e.to} (was ${e.from ?? 'neutral'})`, 'captured'];
-    case 'fleet_destroyed':
-      return [`${e.faction} fleet ${e.fleet} destroyed at ${systemName(e.system)}`, 'battle'];
-    case 'note':
-      return [`${e.faction}: “${e.text}”`, 'note'];
-    case 'world_created':
-      return [`world created: ${e.systems} systems, ${e.factions.length} factions, seed ${e.seed}`, 'info'];
-    default:
-      return null;
-  }
+  view.live = { owner, ships: Int32Array.from(msg.ships), fleets, tick: msg.tick, ts: msg.ts, tickMs: view.tickMs };
+  view.history.addSample(msg.tick, msg.totals);
+  showShown();
+  scheduleCharts();
 }
 
 function applyEvents(msg) {
-  for (const e of msg.events) {
-    view.lastEventId = e.id;
-    const line = describe(e);
-    if (line) logLine(`[${e.tick}] ${line[0]}`, line[1]);
-  }
+  for (const e of msg.events) view.lastEventId = e.id;
+  view.history.append(msg.events);
+  log.changed();
   const last = msg.events.at(-1);
   if (last && (view.tick === null || last.tick > view.tick)) view.tick = last.tick;
-}
-
-function logLine(text, kind) {
-  const log = $('log');
-  const li = document.createElement('li');
-  li.className = kind;
-  li.textContent = text;
-  log.prepend(li);
-  while (log.childElementCount > LOG_LIMIT) log.lastElementChild.remove();
+  if (msg.events.some((e) => e.type === 'world_ended' || e.type === 'world_created')) drawBanner();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,7 +350,8 @@ function socketUrl() {
 
 function showMissing(text) {
   view.world = null;
-  drawWorld();
+  view.live = null;
+  showWorld();
   $('sim').textContent = `sim ${view.sim ?? ''}`;
   const empty = $('empty');
   empty.textContent = text;
@@ -303,10 +401,12 @@ function openSim(sim) {
     old.close(1000, 'opening another simulation');
   }
   clearTimeout(retryTimer);
-  Object.assign(view, { world: null, lastEventId: null, tick: null, systemNodes: [] });
-  $('log').replaceChildren();
+  Object.assign(view, { world: null, lastEventId: null, tick: null, live: null, shown: null, replayTick: null, selection: null, highlight: null });
+  view.history.reset();
+  log.clear();
   $('empty').textContent = 'No world yet: waiting for a worker to create one.';
-  drawWorld();
+  showWorld();
+  drawBanner();
   attempt = 0;
   connect();
   renderSims();
