@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { FACTION_COLORS, FACTION_IDS } from '../../shared/rules.ts';
@@ -12,6 +12,7 @@ import { ADMIN } from '../../shared/schemas.ts';
 import { orderEntryFields } from '../../shared/streams.ts';
 import { killAllRoles, pollUntil, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { launchChromium, pageTick, systemColor, systemsDrawn } from './page-map.ts';
 
 const SYSTEMS = 30;
 let redisServer: TestRedis;
@@ -21,10 +22,7 @@ let browser: Browser;
 beforeAll(async () => {
   redisServer = await startTestRedis();
   redis = redisServer.client();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -38,7 +36,6 @@ async function startViz(simId: string, port: number): Promise<RoleProcess> {
   return proc;
 }
 
-const pageTick = (page: Page) => page.evaluate(() => Number(document.getElementById('tick')?.textContent));
 const connectionState = (page: Page) => page.evaluate(() => document.getElementById('connection')?.dataset.state);
 
 describe('viz page in Chromium', () => {
@@ -53,17 +50,14 @@ describe('viz page in Chromium', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction((n) => document.querySelectorAll('#systems g.system').length === n, SYSTEMS, { timeout: 20_000 });
-    expect(await page.locator('#lanes line').count()).toBeGreaterThan(SYSTEMS - 1);
+    await pollUntil(async () => ((await systemsDrawn(page)) === SYSTEMS ? true : undefined), `${SYSTEMS} systems drawn`);
+    expect(await page.evaluate(() => window.sectorView.map.stats.lanesDrawn)).toBeGreaterThan(SYSTEMS - 1);
     expect(await page.locator('#legend tbody tr').count()).toBe(3);
 
     // A system Crimson does not own, handed to Crimson by the operator.
-    const target = await page.evaluate(() => {
-      const g = [...document.querySelectorAll<SVGGElement>('#systems g.system')].find((n) => n.dataset.owner !== 'Crimson');
-      return Number(g?.dataset.systemId);
-    });
+    const target = await page.evaluate(() => (window.sectorView.world as { systems: { id: number; owner: string | null }[] }).systems.find((s) => s.owner !== 'Crimson')?.id ?? -1);
     const crimson = FACTION_COLORS[FACTION_IDS.indexOf('Crimson')];
-    const fillOf = (id: number) => page.evaluate((sid) => document.querySelector(`#systems g[data-system-id="${sid}"] circle`)?.getAttribute('fill'), id);
+    const fillOf = (id: number) => systemColor(page, id);
     expect(await fillOf(target)).not.toBe(crimson);
     const tickAtOrder = await pageTick(page);
     await redis.xadd(keys.orders, '*', ...orderEntryFields({ type: 'set_owner', faction: 'Crimson', system: target }, ADMIN));
@@ -109,7 +103,7 @@ describe('viz page in Chromium', () => {
       cdp.on('Network.loadingFailed', (e) => problems.push(`load failed: ${e.errorText}`));
 
       await page.goto(`http://127.0.0.1:${port}/?sim=${simId}`);
-      await page.waitForFunction((n) => document.querySelectorAll('#systems g.system').length === n, SYSTEMS, { timeout: 20_000 });
+      await pollUntil(async () => ((await systemsDrawn(page)) === SYSTEMS ? true : undefined), `${SYSTEMS} systems drawn`);
       await pollUntil(() => (responses.some((r) => r.path.includes('favicon')) ? true : undefined), 'the browser fetching the page icon');
       expect(responses.filter((r) => r.status >= 400)).toEqual([]);
       expect(problems).toEqual([]);

@@ -5,11 +5,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllRoles, pollUntil, REPO_ROOT, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { createSim } from '../../shared/sim-registry.ts';
+import { launchChromium, systemsDrawn } from './page-map.ts';
 
 let redisServer: TestRedis;
 let redis: Redis;
@@ -31,10 +32,7 @@ beforeAll(async () => {
   vizPort = await freePort();
   const viz = spawnRole('viz', { REDIS_URL: redisServer.url, SIM_ID: 'alpha', VIZ_PORT: String(vizPort) });
   await viz.waitForLog((l) => l.msg === 'viz listening');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -42,7 +40,6 @@ afterAll(async () => {
   await redisServer?.stop();
 });
 
-const systemsDrawn = (page: Page) => page.locator('#systems g.system').count();
 const rowTick = (page: Page, id: string) =>
   page.evaluate((sim) => Number(/tick (\d+)/.exec(document.querySelector(`#sims li[data-sim-id="${sim}"] .sim-meta`)?.textContent ?? '')?.[1] ?? -1), id);
 

@@ -17,6 +17,8 @@ const LANE = 'rgba(80, 96, 128, 0.55)';
 const FAR_NEUTRAL = '#323a4a';
 const GRID_CELL = 40; // world units per grid cell (systems sit about 10 apart)
 const LABEL_BIN = 8; // px per occupancy bin
+/** circles stop growing past this zoom (px per world unit): close up the map is not all discs */
+const MAX_DISC_SCALE = 9;
 
 function hexToU32(hex) {
   const n = parseInt(hex.slice(1), 16);
@@ -59,7 +61,7 @@ export function createCanvasMap(container, { onPick } = {}) {
   let colorsU32 = [];
   const cam = { cx: 0, cy: 0, scale: 1, fitted: false };
   const ui = { highlight: null, selectedSystem: null, selectedFleet: null };
-  const stats = { frames: 0, drawMs: 0, systemsDrawn: 0, lanesDrawn: 0, labels: 0, mode: 'none', lastFrameAt: 0 };
+  const stats = { firstRenderAt: null, continuous: false, frames: 0, drawMs: 0, systemsDrawn: 0, lanesDrawn: 0, labels: 0, mode: 'none', lastFrameAt: 0 };
   let width = 0;
   let height = 0;
   let dpr = 1;
@@ -158,6 +160,9 @@ export function createCanvasMap(container, { onPick } = {}) {
     cam.fitted = true;
     requestDraw();
   }
+
+  /** A system's disc radius on screen. */
+  const discR = (i) => Math.max(1.5, geo.radius[i] * Math.min(cam.scale, MAX_DISC_SCALE));
 
   const toScreenX = (x) => (x - cam.cx) * cam.scale + width / 2;
   const toScreenY = (y) => (y - cam.cy) * cam.scale + height / 2;
@@ -325,7 +330,7 @@ export function createCanvasMap(container, { onPick } = {}) {
         if (owner[i] !== o) continue;
         const x = toScreenX(geo.xs[i]);
         const y = toScreenY(geo.ys[i]);
-        const r = Math.max(1.5, geo.radius[i] * s);
+        const r = discR(i);
         ctx.moveTo(x + r, y);
         ctx.arc(x, y, r, 0, Math.PI * 2);
         any = true;
@@ -345,7 +350,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     ctx.beginPath();
     for (const i of geo.homes) {
       if (i === undefined) continue;
-      const r = Math.max(1.5, geo.radius[i] * s) + Math.max(2, s * 0.6);
+      const r = discR(i) + Math.max(2, Math.min(s, MAX_DISC_SCALE) * 0.6);
       ctx.moveTo(toScreenX(geo.xs[i]) + r, toScreenY(geo.ys[i]));
       ctx.arc(toScreenX(geo.xs[i]), toScreenY(geo.ys[i]), r, 0, Math.PI * 2);
     }
@@ -369,7 +374,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     ctx.stroke();
     ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.arc(x, y, Math.max(6, geo.radius[i] * cam.scale + 4), 0, Math.PI * 2);
+    ctx.arc(x, y, Math.max(6, discR(i) + 4), 0, Math.PI * 2);
     ctx.stroke();
   }
 
@@ -447,7 +452,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     }
     // docked fleets: one chevron per system and faction, beside the system
     for (const [i, list] of docked) {
-      const r = Math.max(1.5, geo.radius[i] * s);
+      const r = discR(i);
       const sx = toScreenX(geo.xs[i]) + r + 2;
       const sy = toScreenY(geo.ys[i]) - r - 2;
       const size = Math.min(7, Math.max(2.5, s * 1.2));
@@ -473,6 +478,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     const binsX = Math.ceil(width / LABEL_BIN);
     const binsY = Math.ceil(height / LABEL_BIN);
     const taken = new Uint8Array(binsX * binsY);
+    stats.labelBoxes = [];
     const claim = (x, y, w, h) => {
       const bx0 = Math.max(0, Math.floor(x / LABEL_BIN));
       const bx1 = Math.min(binsX - 1, Math.floor((x + w) / LABEL_BIN));
@@ -480,6 +486,7 @@ export function createCanvasMap(container, { onPick } = {}) {
       const by1 = Math.min(binsY - 1, Math.floor((y + h) / LABEL_BIN));
       for (let by = by0; by <= by1; by++) for (let bx = bx0; bx <= bx1; bx++) if (taken[by * binsX + bx]) return false;
       for (let by = by0; by <= by1; by++) for (let bx = bx0; bx <= bx1; bx++) taken[by * binsX + bx] = 1;
+      if (stats.labelBoxes.length < 2000) stats.labelBoxes.push([x, y, w, h]);
       return true;
     };
     ctx.textAlign = 'center';
@@ -489,8 +496,7 @@ export function createCanvasMap(container, { onPick } = {}) {
       ctx.fillStyle = '#ffffff';
       for (let k = 0; k < count; k++) {
         const i = vis[k];
-        const r = geo.radius[i] * s;
-        const size = Math.min(14, Math.max(8, r * 0.95));
+        const size = Math.min(14, Math.max(8, discR(i) * 0.95));
         ctx.font = `600 ${size}px system-ui, sans-serif`;
         ctx.fillText(String(dyn.ships[i]), toScreenX(geo.xs[i]), toScreenY(geo.ys[i]));
         stats.labels += 1;
@@ -520,7 +526,7 @@ export function createCanvasMap(container, { onPick } = {}) {
       order.sort((a, b) => rank(a) - rank(b));
       for (const i of order) {
         const x = toScreenX(geo.xs[i]);
-        const y = toScreenY(geo.ys[i]) + geo.radius[i] * s + 8;
+        const y = toScreenY(geo.ys[i]) + discR(i) + 8;
         const text = geo.names[i];
         const w = ctx.measureText(text).width;
         if (!claim(x - w / 2, y - 6, w, 12)) continue;
@@ -530,30 +536,31 @@ export function createCanvasMap(container, { onPick } = {}) {
     }
   }
 
-  /** The system or fleet under a screen point, or null. */
+  /** The system or fleet under a screen point, or null: a disc hit first, then a fleet, then the nearest system. */
   function pick(sx, sy) {
     if (!geo || !dyn) return null;
-    let best = null;
-    let bestD = 12 * 12;
-    for (const f of dyn.drawnFleets ?? []) {
-      const d = (f.x - sx) ** 2 + (f.y - sy) ** 2;
-      if (d < Math.min(bestD, 64)) {
-        bestD = d;
-        best = { kind: 'fleet', id: f.id };
-      }
-    }
-    if (best) return best;
-    let bestSystem = null;
-    let bestD2 = Infinity;
+    let inside = null;
+    let near = null;
+    let nearD2 = 10 * 10;
     eachAround(geo.sysGrid, toWorldX(sx), toWorldY(sy), 12 / cam.scale + 3, (i) => {
       const d2 = (toScreenX(geo.xs[i]) - sx) ** 2 + (toScreenY(geo.ys[i]) - sy) ** 2;
-      const r = Math.max(8, geo.radius[i] * cam.scale + 3);
-      if (d2 <= r * r && d2 < bestD2) {
-        bestD2 = d2;
-        bestSystem = { kind: 'system', id: geo.ids[i] };
+      if (d2 <= (discR(i) + 1) ** 2) inside = { kind: 'system', id: geo.ids[i] };
+      if (d2 < nearD2) {
+        nearD2 = d2;
+        near = { kind: 'system', id: geo.ids[i] };
       }
     });
-    return bestSystem;
+    if (inside) return inside;
+    let fleet = null;
+    let fleetD2 = 8 * 8;
+    for (const f of dyn.drawnFleets ?? []) {
+      const d2 = (f.x - sx) ** 2 + (f.y - sy) ** 2;
+      if (d2 < fleetD2) {
+        fleetD2 = d2;
+        fleet = { kind: 'fleet', id: f.id };
+      }
+    }
+    return fleet ?? near;
   }
 
   function requestDraw() {
@@ -564,7 +571,10 @@ export function createCanvasMap(container, { onPick } = {}) {
     stats.frames += 1;
     stats.lastFrameAt = now;
     const moving = dyn && !dyn.replay && dyn.fleets.some((f) => f.to !== null);
-    if (dirty || moving || stats.continuous) {
+    // first render: the frame after the first one that drew systems (that one has been painted)
+    if (stats.firstRenderAt === null && stats.systemsDrawn > 0) stats.firstRenderAt = performance.now();
+    if (stats.continuous) panBy(0.5, 0);
+    if (dirty || moving) {
       dirty = false;
       draw(now);
     }
@@ -628,6 +638,20 @@ export function createCanvasMap(container, { onPick } = {}) {
       if (i === undefined) return null;
       const rect = canvas.getBoundingClientRect();
       return { x: rect.left + toScreenX(geo.xs[i]), y: rect.top + toScreenY(geo.ys[i]), r: geo.radius[i] * cam.scale };
+    },
+    /** Page coordinates of a system's disc edge region (inside the disc, clear of its garrison figure). */
+    discPoint(systemId) {
+      const i = geo?.index.get(systemId);
+      if (i === undefined) return null;
+      const rect = canvas.getBoundingClientRect();
+      return { x: rect.left + toScreenX(geo.xs[i]), y: rect.top + toScreenY(geo.ys[i]) + discR(i) * 0.75, r: discR(i) };
+    },
+    /** Page coordinates where a fleet was last drawn, or null. */
+    fleetPoint(fleetId) {
+      const f = dyn?.drawnFleets?.find((d) => d.id === fleetId);
+      if (!f) return null;
+      const rect = canvas.getBoundingClientRect();
+      return { x: rect.left + f.x, y: rect.top + f.y };
     },
     /** The colour drawn at a page point, as #rrggbb (for tests: what the map really shows). */
     colorAt(px, py) {

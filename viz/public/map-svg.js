@@ -19,7 +19,7 @@ export function createSvgMap(container) {
   container.prepend(svg);
   let world = null;
   let nodes = [];
-  const stats = { frames: 0, mode: 'svg' };
+  const stats = { frames: 0, mode: 'svg', systemsDrawn: 0, firstRenderAt: null };
 
   const factionColor = (index) => (index === null || index === undefined || index < 0 ? NEUTRAL : (world.factions[index]?.color ?? NEUTRAL));
 
@@ -29,6 +29,7 @@ export function createSvgMap(container) {
     systems.replaceChildren();
     fleets.replaceChildren();
     nodes = [];
+    stats.systemsDrawn = 0;
     if (!world) return;
     const xs = world.systems.map((s) => s.x);
     const ys = world.systems.map((s) => s.y);
@@ -64,6 +65,9 @@ export function createSvgMap(container) {
   /** Redraws owners, garrisons and fleets from the world objects, as the original page did. */
   function setState() {
     if (!world) return;
+    stats.systemsDrawn = nodes.length;
+    // first render: the frame after the one that laid out and painted the elements
+    if (stats.firstRenderAt === null) requestAnimationFrame(() => requestAnimationFrame(() => (stats.firstRenderAt ??= performance.now())));
     world.systems.forEach((s, i) => {
       const node = nodes[i];
       const owner = s.owner === null ? null : world.factions.findIndex((f) => f.id === s.owner);
