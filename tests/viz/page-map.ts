@@ -19,6 +19,7 @@ interface MapHandle {
     fleetPoint(id: number): { x: number; y: number } | null;
     colorAt(x: number, y: number): string;
     zoomBy(f: number): void;
+    centerOn(id: number, scale?: number): void;
   };
 }
 declare global {

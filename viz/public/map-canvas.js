@@ -413,9 +413,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     for (const f of dyn.fleets) {
       const pos = fleetPosition(f, tnow);
       if (!pos) continue;
-      const sx = toScreenX(pos.x);
-      const sy = toScreenY(pos.y);
-      if (sx < x0 || sx > x1 || sy < y0 || sy > y1) continue;
+      if (toScreenX(pos.x) < x0 || toScreenX(pos.x) > x1 || toScreenY(pos.y) < y0 || toScreenY(pos.y) > y1) continue;
       ctx.globalAlpha = hl !== null && f.f !== hl ? 0.25 : 1;
       const color = colors[f.f] ?? NEUTRAL;
       if (pos.b === undefined) {
@@ -429,6 +427,13 @@ export function createCanvasMap(container, { onPick } = {}) {
       const bx = toScreenX(geo.xs[pos.b]);
       const by = toScreenY(geo.ys[pos.b]);
       const ang = Math.atan2(by - ay, bx - ax);
+      // along the part of the lane between the two discs, so a fleet never hides under one
+      const len = Math.hypot(bx - ax, by - ay);
+      const ra = discR(pos.a) + 5;
+      const rb = discR(pos.b) + 5;
+      const along = len > ra + rb ? ra + (len - ra - rb) * pos.p : len * pos.p;
+      const sx = ax + Math.cos(ang) * along;
+      const sy = ay + Math.sin(ang) * along;
       if (s * 10 >= 5) {
         ctx.strokeStyle = color;
         ctx.lineWidth = Math.min(3, Math.max(1, s * 0.5));
@@ -536,9 +541,19 @@ export function createCanvasMap(container, { onPick } = {}) {
     }
   }
 
-  /** The system or fleet under a screen point, or null: a disc hit first, then a fleet, then the nearest system. */
+  /** The fleet or system under a screen point, or null: a fleet marker first (they sit beside discs), then a disc, then the nearest system. */
   function pick(sx, sy) {
     if (!geo || !dyn) return null;
+    let fleet = null;
+    let fleetD2 = 7 * 7;
+    for (const f of dyn.drawnFleets ?? []) {
+      const d2 = (f.x - sx) ** 2 + (f.y - sy) ** 2;
+      if (d2 < fleetD2) {
+        fleetD2 = d2;
+        fleet = { kind: 'fleet', id: f.id };
+      }
+    }
+    if (fleet) return fleet;
     let inside = null;
     let near = null;
     let nearD2 = 10 * 10;
@@ -550,17 +565,7 @@ export function createCanvasMap(container, { onPick } = {}) {
         near = { kind: 'system', id: geo.ids[i] };
       }
     });
-    if (inside) return inside;
-    let fleet = null;
-    let fleetD2 = 8 * 8;
-    for (const f of dyn.drawnFleets ?? []) {
-      const d2 = (f.x - sx) ** 2 + (f.y - sy) ** 2;
-      if (d2 < fleetD2) {
-        fleetD2 = d2;
-        fleet = { kind: 'fleet', id: f.id };
-      }
-    }
-    return fleet ?? near;
+    return inside ?? near;
   }
 
   function requestDraw() {
@@ -618,6 +623,16 @@ export function createCanvasMap(container, { onPick } = {}) {
     setState,
     fit,
     zoomAt,
+    /** Centres the view on a system, zoomed in to at least `scale` px per world unit. */
+    centerOn(systemId, scale = 8) {
+      const i = geo?.index.get(systemId);
+      if (i === undefined) return;
+      cam.cx = geo.xs[i];
+      cam.cy = geo.ys[i];
+      cam.scale = Math.max(cam.scale, scale);
+      cam.fitted = false;
+      requestDraw();
+    },
     /** zooms about the middle of the map */
     zoomBy: (factor) => zoomAt(width / 2, height / 2, factor),
     panBy,
