@@ -15,8 +15,9 @@ export interface FixtureWorld {
   commitTick(tick: number, extra?: SectorEvent[]): Promise<string[]>;
 }
 
-export async function seedFixtureWorld(redis: Redis, keys: SimKeys, systems = 12, factions = 3): Promise<FixtureWorld> {
-  let world = generateWorld({ systems, factions, seed: 7 }, Date.now());
+/** `shape` may change the generated world before it is written (fleets, owners). */
+export async function seedFixtureWorld(redis: Redis, keys: SimKeys, systems = 12, factions = 3, shape: (w: World) => World = (w) => w): Promise<FixtureWorld> {
+  let world = shape(generateWorld({ systems, factions, seed: 7 }, Date.now()));
   const writes = snapshotWrites(null, world);
   await redis.hset(keys.snapshot, SnapshotField.rev, 'r0', ...[...writes.set].flat());
   return {

@@ -2,7 +2,7 @@
 // worker ticking, a viz serving, a private redis-server): zoom, pan and fit; labels that never
 // overlap; charts that grow as ticks pass; scrubbing back to an earlier owner and returning to
 // live; the log's filters; the legend's highlight; the details of a system and of a fleet,
-// compared with the snapshot in Redis; the winner of a world that ends.
+// compared with the snapshot in Redis (a world written there, that no worker ticks); the winner of a world that ends.
 // Screenshots in test-artifacts/viz-map-*.png.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { FACTION_COLORS, FACTION_IDS, RULES } from '../../shared/rules.ts';
-import { ADMIN, type Order, type StoredEvent } from '../../shared/schemas.ts';
+import { ADMIN, type Fleet, type Order, type StoredEvent } from '../../shared/schemas.ts';
+import { chunkFleets, getSystem } from '../../shared/world.ts';
 import { decodeEventEntry, orderEntryFields, type StreamEntry } from '../../shared/streams.ts';
 import { readStoredWorld, toPublicSnapshot } from '../../shared/world-store.ts';
 import { killAllRoles, pollUntil, REPO_ROOT, spawnRole } from '../helpers/processes.ts';
@@ -220,21 +221,24 @@ describe('the canvas map in Chromium', () => {
   });
 
   it("clicking a system shows its owner, garrison, production, cap, lanes and fleets as in Redis; clicking a fleet its route and ETA", async () => {
+    // A world no worker ticks (it is not in the registry, so no pool worker takes it): the page
+    // and Redis can be compared exactly. Crimson has a fleet on its way from home to a
+    // neighbour and one docked at home.
     const simId = 'map-inspect';
-    // Slow ticks: the fleet below stays in transit long enough to stop the worker on the way.
-    const worker = spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: simId, TICK_DELAY: '2', WORLD_SYSTEMS: '60', WORLD_FACTIONS: '3' });
     const keys = simKeys(simId);
-    const stored = await pollUntil(async () => (await readStoredWorld(redis, keys)) ?? undefined, 'the world created', 30_000);
-    const start = toPublicSnapshot(stored.world, simId);
-    const home = start.factions.find((f) => f.id === 'Crimson')!.home;
-    const neighbour = start.systems.find((s) => s.id === home)!.lanes[0]!;
-    const moving = stored.world.meta.nextFleetId;
-    await order(simId, { type: 'add_fleet', faction: 'Crimson', system: home, ships: 7 });
-    await order(simId, { type: 'add_fleet', faction: 'Crimson', system: home, ships: 5 });
-    await order(simId, { type: 'move_fleet', faction: 'Crimson', fleet: moving, to: neighbour });
-    await pollUntil(async () => ((await streamEvents(simId)).some((e) => e.type === 'fleet_departed' && e.fleet === moving) ? true : undefined), 'the fleet departing', 30_000);
-    worker.kill('SIGKILL'); // the world stands still from here: the page and Redis can be compared exactly
-    await worker.exited;
+    let home = -1;
+    let neighbour = -1;
+    const moving = 1;
+    const fixture = await seedFixtureWorld(redis, keys, 60, 3, (w) => {
+      home = w.meta.factions.find((f) => f.id === 'Crimson')!.home;
+      neighbour = getSystem(w, home)!.lanes[0]!;
+      const fleets: Fleet[] = [
+        { id: moving, owner: 'Crimson', ships: 7, system: home, to: neighbour, depart: 11, arrive: 14 },
+        { id: 2, owner: 'Crimson', ships: 5, system: home, to: null, depart: null, arrive: null },
+      ];
+      return { ...w, fleets: chunkFleets(fleets), meta: { ...w.meta, nextFleetId: 3 } };
+    });
+    await fixture.commitTick(12); // two production periods after the start: garrisons have grown
     const world = toPublicSnapshot((await readStoredWorld(redis, keys))!.world, simId);
     const fleet = world.fleets.find((f) => f.id === moving)!;
     expect(fleet.to).toBe(neighbour);
