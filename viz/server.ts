@@ -74,6 +74,7 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
         log,
         metrics,
         clientBufferBytes: config.VIZ_CLIENT_BUFFER_BYTES,
+        exists: async () => simId === config.SIM_ID || (await simExists(redis, simId)),
         connectReader: (id) => {
           // Its own connection: a blocked XREAD holds the connection it runs on.
           const name = `viz-events:${id}`;

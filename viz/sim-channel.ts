@@ -8,6 +8,7 @@ import { simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { EventFeed } from './event-feed.ts';
 import { Fanout } from './fanout.ts';
+import { CloseCode } from './protocol.ts';
 import type { VizMetrics } from './metrics.ts';
 import { WorldReader } from './world-reader.ts';
 
@@ -20,6 +21,8 @@ export interface SimChannelOptions {
   log: Logger;
   metrics: VizMetrics;
   clientBufferBytes: number;
+  /** whether the simulation still exists (asked when its stream went backwards: deleted, or replaced) */
+  exists(): Promise<boolean>;
 }
 
 export class SimChannel {
@@ -46,7 +49,7 @@ export class SimChannel {
         this.fanout.publish(events);
         if (events.some((e) => e.type === 'tick' || e.type === 'world_created')) this.refreshState(clog);
       },
-      onReset: () => this.fanout.reset(),
+      onReset: () => void this.onStreamReset(opts, clog),
       onReaderTrouble: (kind) => metrics.readerTrouble.inc({ kind }),
     });
     this.fanout = new Fanout({
@@ -80,6 +83,14 @@ export class SimChannel {
   async stop(code: number, reason: string): Promise<void> {
     await this.fanout.closeAll(code, reason);
     await this.feed.stop();
+  }
+
+  /** Deleted: its sockets are told so (4004, do not reconnect); replaced: they start afresh (4002). */
+  private async onStreamReset(opts: SimChannelOptions, log: Logger): Promise<void> {
+    const exists = await opts.exists().catch(() => true);
+    if (exists) return this.fanout.reset();
+    log.info('the simulation was deleted; closing its sockets');
+    await this.fanout.closeAll(CloseCode.unknownSim, 'the simulation was deleted');
   }
 
   private refreshState(log: Logger): void {

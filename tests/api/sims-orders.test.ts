@@ -9,6 +9,7 @@ import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { Order } from '../../shared/schemas.ts';
 import { pollUntil } from '../helpers/processes.ts';
+import { keysOfSim } from '../helpers/sim-keys.ts';
 import { type ApiHarness, bearer, errorOf, startApiHarness, TOKENS, testConfig } from './harness.ts';
 
 let h: ApiHarness;
@@ -34,16 +35,7 @@ async function createMatch(id: string, extra: Record<string, unknown> = {}): Pro
   return ((await res.json()) as { tokens: MatchTokens }).tokens;
 }
 
-async function keysOf(simId: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await h.client.scan(cursor, 'MATCH', simKeys(simId).all, 'COUNT', 1000);
-    cursor = next;
-    found.push(...batch);
-  } while (cursor !== '0');
-  return found.sort();
-}
+const keysOf = (simId: string) => keysOfSim(h.client, simId);
 
 describe('tokens scoped to a match', () => {
   it('are valid in their simulation only, for their own faction, and never admin', async () => {

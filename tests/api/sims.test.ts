@@ -8,6 +8,7 @@ import { factionIdsFor } from '../../shared/rules.ts';
 import { PublicSnapshot } from '../../shared/schemas.ts';
 import { SimSummary } from '../../shared/sim-summary.ts';
 import { pollUntil } from '../helpers/processes.ts';
+import { keysOfSim } from '../helpers/sim-keys.ts';
 import { type ApiHarness, bearer, errorOf, seedWorld, startApiHarness, TOKENS } from './harness.ts';
 
 let h: ApiHarness;
@@ -29,16 +30,7 @@ const call = (path: string, { method = 'GET', body, token }: Call = {}) =>
 const admin = (path: string, method: string, body?: unknown) => call(path, { method, body, token: TOKENS.admin });
 
 /** Every key of a simulation, by SCAN (what a delete must leave empty). */
-async function keysOf(simId: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await h.client.scan(cursor, 'MATCH', simKeys(simId).all, 'COUNT', 1000);
-    cursor = next;
-    found.push(...batch);
-  } while (cursor !== '0');
-  return found.sort();
-}
+const keysOf = (simId: string) => keysOfSim(h.client, simId);
 
 describe('the registry over HTTP', () => {
   it('lists the default simulation, registered by the API at start, first', async () => {

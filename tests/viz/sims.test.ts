@@ -12,8 +12,9 @@ import type { SimSummary } from '../../shared/sim-summary.ts';
 import { CloseCode } from '../../viz/protocol.ts';
 import { startViz } from '../../viz/server.ts';
 import { pollUntil } from '../helpers/processes.ts';
+import { keysOfSim } from '../helpers/sim-keys.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { createSim } from '../../shared/sim-registry.ts';
+import { createSim, deleteSim } from '../../shared/sim-registry.ts';
 import { type FixtureWorld, seedFixtureWorld } from './fixture.ts';
 import { RecordingClient } from './ws-client.ts';
 
@@ -137,6 +138,22 @@ describe('viz with many simulations', () => {
     await worlds.get('alpha')?.commitTick(4);
     await again.waitForEvent('4-1');
     expect(again.eventIds()).toEqual(['4-1']);
+  });
+
+  it('tells the sockets of a simulation deleted under them that it is gone (4004), and refuses it afterwards', async () => {
+    await createSim(redis, { id: 'epsilon', systems: 10, factions: 2 });
+    const world = await seedFixtureWorld(redis, simKeys('epsilon'), 10, 2);
+    await world.commitTick(1);
+    const watcher = await open({ sim: 'epsilon' });
+    await watcher.waitForMessages(1);
+    await world.commitTick(2);
+    await watcher.waitForEvent('2-1');
+    expect(await deleteSim(redis, 'epsilon', { defaultSimId: 'default' })).toBe('deleted');
+    expect(await watcher.closed).toEqual({ code: CloseCode.unknownSim, reason: 'the simulation was deleted' });
+    const late = await open({ sim: 'epsilon' });
+    expect((await late.closed).code).toBe(CloseCode.unknownSim);
+    // The viz brought no key of it back.
+    expect(await keysOfSim(redis, 'epsilon')).toEqual([]);
   });
 
   it('lists every simulation with its tick and standings, the default one first, and drops one whose record is gone', async () => {
