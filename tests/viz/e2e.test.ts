@@ -10,7 +10,6 @@ import { simKeys } from '../../shared/keyspace.ts';
 import { FACTION_COLORS, FACTION_IDS } from '../../shared/rules.ts';
 import { ADMIN } from '../../shared/schemas.ts';
 import { orderEntryFields } from '../../shared/streams.ts';
-import { launchChromium } from '../helpers/browser.ts';
 import { killAllRoles, pollUntil, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { launchChromium, pageTick, systemColor, systemsDrawn } from './page-map.ts';
