@@ -10,7 +10,8 @@
 //                                    profile (.cpuprofile) into <dir> when it stops
 //   BENCH_IDEMPOTENCY_KEY=1 npx tsx bench/api.ts
 //                                    every order carries its own Idempotency-Key (the typed
-//                                    client's way), so the key's dedupe is measured too
+//                                    client's way); each round also measures /orders with a
+//                                    key beside /orders without one, either way
 //
 // One file, three roles, so that server and load generator never share an event loop:
 //   (no argument)      orchestrator: private redis-server, server process, load processes
@@ -90,7 +91,8 @@ async function loadRole(baseUrl: string, route: string, token = TOKEN): Promise<
   const url = new URL(route, baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)) };
-  const keyed = process.env.BENCH_IDEMPOTENCY_KEY === '1';
+  // `/orders#key`: the same route, each order with its own Idempotency-Key
+  const keyed = url.hash === '#key' || process.env.BENCH_IDEMPOTENCY_KEY === '1';
   let sent = 0;
   const post = () =>
     new Promise<number>((resolve, reject) => {
@@ -170,18 +172,21 @@ async function orchestrate(): Promise<void> {
     const { port, scopedToken } = JSON.parse(await server.firstLine) as { port: number; scopedToken: string };
     const baseUrl = `http://127.0.0.1:${port}`;
     type Measured = LoadResult & { cpuUs: number };
-    const rounds: { ceiling: Measured; orders: Measured; accepted: number; simAccepted: number; sim: Measured }[] = [];
+    const rounds: { ceiling: Measured; orders: Measured; accepted: number; simAccepted: number; sim: Measured; keyed: Measured; keyedAccepted: number }[] = [];
     const acceptedPerSecond = (r: LoadResult) => (r.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
     for (let round = 0; round < ROUNDS; round++) {
       const ceiling = await measure(baseUrl, '/noop');
       const orders = await measure(baseUrl, '/orders');
       const sim = await measure(baseUrl, SIM_ROUTE, scopedToken);
+      const keyed = await measure(baseUrl, '/orders#key');
       const accepted = acceptedPerSecond(orders);
       const simAccepted = acceptedPerSecond(sim);
-      rounds.push({ ceiling, orders, accepted, sim, simAccepted });
+      const keyedAccepted = acceptedPerSecond(keyed);
+      rounds.push({ ceiling, orders, accepted, sim, simAccepted, keyed, keyedAccepted });
       console.log(`round ${round + 1}  ${fmt(ceiling)}`);
       console.log(`         ${fmt(orders)}   ratio ${(accepted / ceiling.perSecond).toFixed(2)}`);
       console.log(`         ${fmt(sim)}   ratio ${(simAccepted / ceiling.perSecond).toFixed(2)}, to /orders ${(simAccepted / accepted).toFixed(2)}`);
+      console.log(`         ${fmt(keyed)}   (with Idempotency-Key) to /orders ${(keyedAccepted / accepted).toFixed(2)}`);
     }
     const median = (values: number[]) => {
       const sorted = [...values].sort((a, b) => a - b);
@@ -201,6 +206,9 @@ async function orchestrate(): Promise<void> {
       simToOrders: median(rounds.map((r) => r.simAccepted / r.accepted)),
       ceilingCpu: median(rounds.map((r) => r.ceiling.cpuUs)),
       ordersCpu: median(rounds.map((r) => r.orders.cpuUs)),
+      keyed: median(rounds.map((r) => r.keyedAccepted)),
+      keyedToOrders: median(rounds.map((r) => r.keyedAccepted / r.accepted)),
+      keyedCpu: median(rounds.map((r) => r.keyed.cpuUs)),
     };
     const queued = await redis.client().xlen('sim:{bench}:orders');
     console.log('');
@@ -211,6 +219,7 @@ async function orchestrate(): Promise<void> {
     console.log(`  ratio to ceiling:                   ${m.ratio.toFixed(2)}x   (goal >= 0.70x: ${m.ratio >= 0.7 ? 'met' : 'NOT met'})`);
     console.log(`  p99 goal <= 25 ms:                  ${m.ordersP99 <= 25 ? 'met' : 'NOT met'}`);
     console.log(`  ${SIM_ROUTE}, scoped token:  ${m.sim.toFixed(0)} orders/s, p99 ${m.simP99.toFixed(2)} ms, ${m.simToOrders.toFixed(2)}x /orders`);
+    console.log(`  /orders with an Idempotency-Key:    ${m.keyed.toFixed(0)} orders/s, ${m.keyedToOrders.toFixed(2)}x /orders, ${m.keyedCpu.toFixed(0)} µs server CPU per order`);
     console.log(`  server CPU per request:             ${m.ordersCpu.toFixed(0)} µs per order, ${m.ceilingCpu.toFixed(0)} µs per no-op (${(m.ordersCpu / m.ceilingCpu).toFixed(2)}x)`);
     console.log(`  orders in the stream afterwards:    ${queued}`);
     console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores (figures are only comparable within one run)`);
