@@ -11,6 +11,7 @@ interface Subcommand {
 const SUBCOMMANDS: Record<string, Subcommand> = {
   status: { summary: 'each simulation (tick, rate, lag, leader, lease, backlog) and each worker', load: () => import('./status.ts') },
   sims: { summary: 'ls | create | pause | resume | rm simulations through the API', load: () => import('./sims.ts') },
+  chaos: { summary: 'kill, pause and stop workers under order load; audit the history', load: () => import('./chaos.ts') },
   replay: { summary: 'replay a world from a checkpoint and compare it with the live one', load: () => import('./replay.ts') },
   export: { summary: 'write a simulation (meta, world, checkpoints, orders, events) as JSON to stdout', load: () => import('./export.ts') },
   import: { summary: 'load an exported simulation into this Redis', load: () => import('./import.ts') },

@@ -31,7 +31,7 @@ beforeAll(async () => {
   ra = a.client();
   rb = b.client();
   await createSim(ra, { id: SIM, systems: 25, factions: 2, tickDelayMs: 40 });
-  spawnRole('worker', { REDIS_URL: a.url, SIM_ID: 'other', WORKER_ID: 'wa', LOG_LEVEL: 'info', CHECKPOINT_EVERY_TICKS: '4', CHECKPOINT_KEEP: '5' });
+  spawnRole('worker', { REDIS_URL: a.url, SIM_ID: 'other', WORKER_ID: 'wa', LOG_LEVEL: 'info', CHECKPOINT_EVERY_TICKS: '4', CHECKPOINT_KEEP: '5', ORDER_RETAIN_TICKS: '100000' });
   await pollUntil(async () => ((await committedTick(ra, SIM)) >= 1 ? true : undefined), 'the world created', 60_000);
   for (let i = 0; i < 20; i++) await queueOrder(ra, { type: 'add_fleet', faction: 'BotFaction', system: i % 25, ships: 5 + i }, ADMIN, SIM);
   await pollUntil(async () => ((await committedTick(ra, SIM)) >= 20 ? true : undefined), 'ticks past several checkpoints', 120_000);
@@ -55,7 +55,7 @@ describe('sector export / import', () => {
     expect(doc.checkpoints.length).toBeGreaterThanOrEqual(2);
     expect(doc.orders.length).toBe(20);
     expect((await runSector(['export', 'nosuch'], { REDIS_URL: a!.url })).code).toBe(3);
-  });
+  }, 240_000);
 
   it('the file replays on its own, and imported into another Redis (as itself and --as a copy) replays there', async () => {
     const offline = await runSector(['replay', '--file', file, '--json']);
@@ -74,7 +74,7 @@ describe('sector export / import', () => {
     }
     expect((await getSim(rb, 'match-copy'))?.state).toBe('paused');
     expect(await rb.zrange('sector:sims', 0, -1)).toEqual(expect.arrayContaining([SIM, 'match-copy']));
-  });
+  }, 240_000);
 
   it('a worker of the second Redis goes on with the imported world from its tick; replay still passes', async () => {
     const at = await committedTick(rb, 'match-copy');
@@ -87,7 +87,7 @@ describe('sector export / import', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { outcome: { status: string; toTick: number } };
     expect(report.outcome.toTick).toBeGreaterThanOrEqual(at + 10);
-  });
+  }, 240_000);
 
   it('refuses an id that is taken (exit 4), a file that is not an export (exit 2), a missing file (exit 3)', async () => {
     const again = await runSector(['import', file, '--as', 'match-copy'], { REDIS_URL: b!.url });
@@ -97,5 +97,5 @@ describe('sector export / import', () => {
     expect((await runSector(['import', bad], { REDIS_URL: b!.url })).code).toBe(2);
     expect((await runSector(['import', `${bad}.missing`], { REDIS_URL: b!.url })).code).toBe(3);
     expect((await runSector(['import', file, '--as', 'Bad Id'], { REDIS_URL: b!.url })).code).toBe(2);
-  });
+  }, 240_000);
 });

@@ -48,7 +48,7 @@ describe('sector replay', () => {
     expect(report.outcome.status).toBe('same');
     expect(report.outcome.toTick).toBeGreaterThan(report.outcome.fromTick);
     expect(report.outcome.checkpointsCompared.length).toBeGreaterThanOrEqual(1);
-  });
+  }, 240_000);
 
   it('checkpoints are taken every N ticks and bounded to K', async () => {
     const ticks = (await redis.zrange(simKeys(SIM).checkpoints, 0, -1, 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number);
@@ -57,7 +57,7 @@ describe('sector replay', () => {
     for (const t of ticks) expect(t % EVERY).toBe(0);
     const keys = await redis.keys(`${simKeys(SIM).checkpoint(0).replace(/0$/, '')}*`);
     expect(keys.length).toBe(ticks.length);
-  });
+  }, 240_000);
 
   it('a tampered chunk in a checkpoint: exit 1, naming its tick', async () => {
     await pauseSim(redis, SIM);
@@ -86,7 +86,7 @@ describe('sector replay', () => {
     expect(text.stdout).toContain(`DIFFERS at tick ${tick}`);
     await redis.hset(victim, 'sys:0', chunk!);
     expect((await runSector(['replay', SIM], env())).code).toBe(0);
-  });
+  }, 240_000);
 
   it('a tampered chunk in the live snapshot: exit 1, naming the live tick', async () => {
     const live = await committedTick(redis, SIM);
@@ -97,7 +97,7 @@ describe('sector replay', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: { status: 'differs', tick: live, where: 'the live snapshot', fromTick: from } });
     await redis.hset(simKeys(SIM).snapshot, 'sys:1', chunk);
-  });
+  }, 240_000);
 
   it('no checkpoint at or before --from-tick: exit 5; an unknown simulation: exit 3; bad usage: exit 2', async () => {
     const oldest = Number((await redis.zrange(simKeys(SIM).checkpoints, 0, 0, 'WITHSCORES'))[1]);
@@ -108,11 +108,11 @@ describe('sector replay', () => {
     expect((await runSector(['replay', 'nosuch'], env())).code).toBe(3);
     expect((await runSector(['replay', SIM, '--from-tick', 'x'], env())).code).toBe(2);
     expect((await runSector(['replay'], env())).code).toBe(2);
-  });
+  }, 240_000);
 
   it('deleting the simulation deletes its checkpoints', async () => {
     await deleteSim(redis, SIM, { defaultSimId: 'unused' });
     expect(await redis.keys(`${simKeys(SIM).checkpoints}*`)).toEqual([]);
     expect(await redis.keys(`${simKeys(SIM).all.replace('*', '')}checkpoint*`)).toEqual([]);
-  });
+  }, 240_000);
 });

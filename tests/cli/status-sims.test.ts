@@ -67,7 +67,7 @@ describe('sector sims (through the API)', () => {
     expect(noToken.code).toBe(4);
     expect(noToken.stderr).toContain('missing_token');
     expect((await runSector(['sims', 'ls'], { ...env, API_URL: `http://127.0.0.1:${await freePort()}` })).code).toBe(4);
-  });
+  }, 240_000);
 
   it('rm deletes the simulation and every key it has', async () => {
     await runSector(['sims', 'create', 'doomed', '--tick-delay-ms', '50'], env);
@@ -76,7 +76,7 @@ describe('sector sims (through the API)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await redis.keys('sim:{doomed}:*')).toEqual([]);
     expect((await runSector(['sims', 'rm', 'doomed'], env)).code).toBe(3);
-  });
+  }, 240_000);
 });
 
 describe('sector status', () => {
@@ -104,7 +104,7 @@ describe('sector status', () => {
     const text = await runSector(['status'], env);
     expect(text.stdout).toMatch(/^alpha\s+running\s+\d+/m);
     expect(text.stdout).toMatch(/^cli-w1\s/m);
-  });
+  }, 240_000);
 
   it('shows orders waiting while a simulation is paused, and the lag of none', async () => {
     await runSector(['sims', 'pause', 'alpha'], env);
@@ -118,7 +118,7 @@ describe('sector status', () => {
     expect(alpha).toHaveLength(1);
     expect(alpha[0]).toMatchObject({ id: 'alpha', state: 'paused', ordersWaiting: 3, ordersWaitingCapped: false, lagMs: null });
     await runSector(['sims', 'resume', 'alpha'], env);
-  });
+  }, 240_000);
 
   it('--watch --json refreshes (one document per line); a worker gone shows its simulations unheld', async () => {
     const r = await runSector(['status', '--watch', '--json', '--interval', '0.2', '--count', '3'], env);
@@ -132,10 +132,10 @@ describe('sector status', () => {
       return st.workers.length === 0 && st.unheld.includes('alpha') ? st : undefined;
     }, 'the worker gone from status', 60_000, 250);
     expect(after.unheld).toEqual(expect.arrayContaining(['main', 'alpha']));
-  });
+  }, 240_000);
 
   it('help and usage: --help everywhere exits 0; unknown subcommand or option exits 2; Redis unreachable exits 4', async () => {
-    for (const sub of [[], ['status'], ['sims'], ['replay'], ['export'], ['import'], ['bench']]) {
+    for (const sub of [[], ['status'], ['sims'], ['replay'], ['export'], ['import'], ['chaos'], ['bench']]) {
       const r = await runSector([...sub, '--help']);
       expect(r.code, sub.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage:\s+sector/);
@@ -144,5 +144,5 @@ describe('sector status', () => {
     expect((await runSector(['status', '--bogus'], env)).code).toBe(2);
     expect((await runSector(['status'], { REDIS_URL: 'not-a-url' })).code).toBe(2);
     expect((await runSector(['status'], { REDIS_URL: `redis://127.0.0.1:${await freePort()}` })).code).toBe(4);
-  });
+  }, 240_000);
 });
