@@ -48,7 +48,7 @@ describe('sector chaos', () => {
     expect(await redis.zcard('sector:workers')).toBe(0);
   }, 400_000);
 
-  it('--pids: faults dealt to processes started elsewhere (SIGSTOP and SIGTERM only, so they survive or leave cleanly)', async () => {
+  it('--pids: faults dealt to processes started elsewhere (SIGSTOP only: they survive it, and are left running)', async () => {
     const workers = ['p1', 'p2', 'p3'].map((id) => spawnRole('worker', { REDIS_URL: server!.url, WORKER_ID: id, LEASE_TTL_MS: '2000', LOG_LEVEL: 'warn' }));
     const pids = workers.map((w) => w.child.pid!).join(',');
     const r = await runSector(['chaos', '--pids', pids, '--faults', 'stop', '--duration', '5', '--every', '1.5', '--sims', '2', '--rate', '10', '--stop-ms', '2500', '--json'], { REDIS_URL: server!.url }, { timeoutMs: 400_000 });
