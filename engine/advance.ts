@@ -7,6 +7,7 @@ import { resolveSystems } from './combat.ts';
 import { WorldDraft } from './draft.ts';
 import { applyOrder, rejectOrder } from './orders.ts';
 import { Rng } from './rng.ts';
+import { judge, nextRoundDue, nextRoundWorld } from './victory.ts';
 
 export interface TickResult {
   world: World;
@@ -21,6 +22,7 @@ export interface TickResult {
  * captures. Production is lazy (shared/rules.ts garrisonAt), so it needs no step here.
  */
 export function advance(world: World, orders: readonly DecodedOrder[], ts: number): TickResult {
+  if (world.meta.ended) return advanceEnded(world, orders, ts);
   const draft = new WorldDraft(world, ts);
   const rng = new Rng(world.meta.rng);
   const results = new Map<string, OrderResult>();
@@ -46,6 +48,46 @@ export function advance(world: World, orders: readonly DecodedOrder[], ts: numbe
   resolveSystems(draft, rng);
 
   const tickEvent: SectorEvent = { type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId };
-  const next = draft.finish({ schema: world.meta.schema, params: world.meta.params, lastOrderId, rng: rng.state(), factions: world.meta.factions });
+  let next = draft.finish({ schema: world.meta.schema, params: world.meta.params, lastOrderId, rng: rng.state(), factions: world.meta.factions });
+  // Judged on the state the tick leaves; the tick that meets the condition ends the world.
+  const verdict = judge(next);
+  if (verdict) {
+    draft.emit({ type: 'world_ended', winner: verdict.winner, reason: verdict.reason });
+    next = { ...next, meta: { ...next.meta, ended: { tick: draft.tick, ts, ...verdict } } };
+  }
   return { world: next, events: [tickEvent, ...draft.events], results };
+}
+
+/** The reason every order for an ended world is rejected with (a machine-readable prefix, then why). */
+export function worldEndedReason(ended: NonNullable<World['meta']['ended']>): string {
+  return `world_ended: the match ended at tick ${ended.tick} (${ended.winner} won); this world takes no more orders`;
+}
+
+/**
+ * A tick of a world whose match is over: nothing moves, fights or grows; every order is
+ * rejected at this tick (so each still gets exactly one result, I3). With no order left to
+ * answer and the pause over, the tick is instead the next round's first: a new world.
+ */
+function advanceEnded(world: World, orders: readonly DecodedOrder[], ts: number): TickResult {
+  const ended = world.meta.ended!;
+  const draft = new WorldDraft(world, ts);
+  const results = new Map<string, OrderResult>();
+  let lastOrderId = world.meta.lastOrderId;
+  const reason = worldEndedReason(ended);
+  for (const decoded of orders) {
+    const id = decoded.ok ? decoded.queued.id : decoded.id;
+    const [type, faction] = decoded.ok ? [decoded.queued.order.type, decoded.queued.order.faction] : [decoded.type, decoded.faction];
+    results.set(id, rejectOrder(draft, id, reason, type, faction));
+    lastOrderId = id;
+  }
+  const tickEvent: SectorEvent = { type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId };
+  if (orders.length === 0 && nextRoundDue(world, ts)) {
+    const next = nextRoundWorld(world, ts);
+    const { params, factions } = next.meta;
+    const created: SectorEvent = { type: 'world_created', tick: draft.tick, ts, systems: params.systems, factions: factions.map((f) => f.id), seed: params.seed, round: params.round ?? 0 };
+    return { world: next, events: [tickEvent, created], results };
+  }
+  const { schema, params, rng, factions } = world.meta;
+  const next = draft.finish({ schema, params, lastOrderId, rng, factions });
+  return { world: { ...next, meta: { ...next.meta, ended } }, events: [tickEvent, ...draft.events], results };
 }

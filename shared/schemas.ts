@@ -65,6 +65,12 @@ export const WorldParams = z.object({
   systems: z.number().int().min(2),
   factions: z.number().int().min(1),
   seed: z.number().int(),
+  /** the victory condition (shared/victory.ts); absent in worlds from before it: "none" */
+  victory: z.string().optional(),
+  /** seconds from the end of a match to the next round's world; absent: no next round */
+  nextRoundS: z.number().int().min(0).optional(),
+  /** the round this world is (0 the first); absent: 0 */
+  round: z.number().int().min(0).optional(),
 });
 export type WorldParams = z.infer<typeof WorldParams>;
 
@@ -81,6 +87,8 @@ export const WorldMeta = z.object({
   rng: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
   nextFleetId: z.number().int().min(1),
   factions: z.array(Faction),
+  /** set by the tick that met the victory condition; the world then takes no more orders */
+  ended: z.object({ tick: z.number().int().min(0), ts: z.number().int().min(0), winner: FactionId, reason: z.string() }).optional(),
 });
 export type WorldMeta = z.infer<typeof WorldMeta>;
 
@@ -141,7 +149,7 @@ export const BattleSide = z.object({
 });
 
 export const SectorEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('world_created'), ...eventBase, systems: z.number().int(), factions: z.array(FactionId), seed: z.number().int() }),
+  z.object({ type: z.literal('world_created'), ...eventBase, systems: z.number().int(), factions: z.array(FactionId), seed: z.number().int(), round: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('tick'), ...eventBase, orders: z.number().int().min(0), lastOrderId: StreamId }),
   z.object({ type: z.literal('order_applied'), ...eventBase, orderId: StreamId, order: z.string(), faction: z.string() }),
   z.object({ type: z.literal('order_rejected'), ...eventBase, orderId: StreamId, order: z.string().nullable(), faction: z.string().nullable(), reason: z.string() }),
@@ -202,5 +210,7 @@ export const PublicSnapshot = z.object({
   factions: z.array(PublicFaction),
   systems: z.array(PublicSystem),
   fleets: z.array(Fleet),
+  /** present once the match is over: who won, at which tick, and why */
+  ended: WorldMeta.shape.ended,
 });
 export type PublicSnapshot = z.infer<typeof PublicSnapshot>;

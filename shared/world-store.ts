@@ -68,9 +68,12 @@ export async function readStoredWorld(redis: Redis, keys: SimKeys, validate = tr
   return decodeSnapshotHash(await redis.hgetall(keys.snapshot), validate);
 }
 
+/** The tick garrisons are shown at: production stops when the match ends. */
+const productionTick = (world: World): number => world.meta.ended?.tick ?? world.meta.tick;
+
 /** Each faction's systems owned and ships (garrisons, production included, plus fleets) at the world's tick. */
 export function factionTotals(world: World): Map<string, { systems: number; ships: number }> {
-  const tick = world.meta.tick;
+  const tick = productionTick(world);
   const totals = new Map(world.meta.factions.map((f) => [f.id, { systems: 0, ships: 0 }]));
   for (const s of allSystems(world)) {
     const t = s.owner === null ? undefined : totals.get(s.owner);
@@ -88,7 +91,7 @@ export function factionTotals(world: World): Map<string, { systems: number; ship
 
 /** The world as users see it: flat lists, garrisons with production included, totals per faction. */
 export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
-  const tick = world.meta.tick;
+  const tick = productionTick(world);
   const systems: PublicSnapshot['systems'] = [];
   for (const s of allSystems(world)) {
     systems.push({ id: s.id, name: s.name, x: s.x, y: s.y, lanes: s.lanes, industry: s.industry, owner: s.owner, ships: garrisonAt(s, tick) });
@@ -97,12 +100,13 @@ export function toPublicSnapshot(world: World, simId: string): PublicSnapshot {
   return {
     schema: world.meta.schema,
     simId,
-    tick,
+    tick: world.meta.tick,
     ts: world.meta.ts,
     lastOrderId: world.meta.lastOrderId,
     params: world.meta.params,
     factions: world.meta.factions.map((f) => ({ ...f, ...(totals.get(f.id) ?? { systems: 0, ships: 0 }) })),
     systems,
     fleets: [...allFleets(world)],
+    ...(world.meta.ended ? { ended: world.meta.ended } : {}),
   };
 }
