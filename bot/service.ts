@@ -110,7 +110,8 @@ class BotLoop {
         failures = 0;
         this.health.apiFailures = 0;
         this.health.lastTick = snapshot.tick;
-        if (this.gate.mayAct(snapshot)) await this.playTurn(snapshot);
+        // a finished match takes no orders (each would be rejected): wait for a next round
+        if (!snapshot.ended && this.gate.mayAct(snapshot)) await this.playTurn(snapshot);
       } catch (err) {
         if (this.signal.aborted) break;
         failures += 1;

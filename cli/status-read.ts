@@ -17,7 +17,7 @@ const RATE_WINDOW_EVENTS = 200;
 
 export const SimStatus = z.strictObject({
   id: z.string(),
-  state: z.enum(['running', 'paused']).nullable(),
+  state: z.enum(['running', 'paused', 'ended']).nullable(),
   tickDelayMs: z.number().int().nullable(),
   /** null before the world exists */
   tick: z.number().int().min(0).nullable(),

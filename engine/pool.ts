@@ -341,7 +341,7 @@ export class WorkerPool {
     } else if (outcome === 'failed') {
       // Redis unreachable or erroring: back off (50 ms doubling to 2 s) instead of spinning
       r.nextTickAt = now + Math.min(2000, 50 * 2 ** (r.failures - 1));
-    } else if (r.paused) {
+    } else if (r.paused || r.idle) {
       r.nextTickAt = now + Math.max(r.tickDelayMs, 10);
     }
     if (r.releaseRequested || this.stopping) {

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
+import { META_ENDED } from '../shared/sim-registry.ts';
 import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import type { CommitConnection } from '../shared/redis.ts';
@@ -22,6 +23,7 @@ import type { Scheduled } from './due-heap.ts';
 import { renewLease, takeLease } from './sim-lease.ts';
 import { eventId, snapshotWrites } from './store.ts';
 import { LEASE_STRETCH_MAX, TickBudget } from './tick-budget.ts';
+import { nextRoundDue } from './victory.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 import { generateWorld } from './worldgen.ts';
 
@@ -56,7 +58,7 @@ interface Cached {
   orderMarks: string[];
 }
 
-const META_READ = ['state', 'tickDelayMs', 'systems', 'factions', 'seed', 'createdAt'] as const;
+const META_READ = ['state', 'tickDelayMs', 'systems', 'factions', 'seed', 'createdAt', 'victory', 'nextRoundS'] as const;
 const ordersAfter = (after: string) => (after === '0-0' ? '-' : `(${after}`);
 
 export class SimRunner implements Scheduled {
@@ -68,6 +70,8 @@ export class SimRunner implements Scheduled {
   nextTickAt: number;
   tickDelayMs = 0;
   paused = false;
+  /** the match is over and there was nothing to do at the last wake: wake again a tick later */
+  idle = false;
   /** local lease deadline: the lease is trusted only before it */
   leaseUntil: number;
   /** consecutive failed or conflicting attempts (backoff) */
@@ -144,6 +148,7 @@ export class SimRunner implements Scheduled {
       return 'lost';
     }
     this.paused = meta[0] === 'paused';
+    this.idle = false;
     this.tickDelayMs = Number(meta[1]);
     if (this.paused) return this.renewInMulti(commit, epoch, started);
     const rev = replies[2]?.[1] as string | null;
@@ -173,7 +178,23 @@ export class SimRunner implements Scheduled {
     } else {
       const entries = (guess && prev === guess ? replies[5]?.[1] : await c.xrange(k.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', cfg.ORDERS_PER_TICK)) as StreamEntry[];
       consumed = entries.length;
-      ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), Date.now()));
+      const now = Date.now();
+      if (world.meta.ended && entries.length === 0) {
+        // A finished match with no order to answer: nothing to commit (its history stays in
+        // the events stream) until the next round is due.
+        if (!nextRoundDue(world, now)) {
+          this.idle = true;
+          return this.renewInMulti(commit, epoch, started);
+        }
+        // The next round starts after every order in the stream: one appended after the read
+        // above aborts this commit, and the next attempt answers it in the old world first.
+        const [, [, after] = [null, null]] = (await c.pipeline().watch(k.orders).xrange(k.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', 1).exec()) ?? [];
+        if ((after as StreamEntry[] | null)?.length) {
+          await c.unwatch();
+          return 'conflict';
+        }
+      }
+      ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), now));
     }
     const tickNo = next.meta.tick;
     // Redis does not roll a transaction back when one command fails, so the check that this
@@ -198,6 +219,11 @@ export class SimRunner implements Scheduled {
     m.hset(k.snapshot, SnapshotField.rev, newRev, SnapshotField.orderMarks, JSON.stringify(orderMarks), ...[...writes.set].flat());
     if (writes.del.length > 0) m.hdel(k.snapshot, ...writes.del);
     if (checkpoint) queueCheckpoint(m, k, checkpoint);
+    // The registry shows the match's state (meta is WATCHed and was there: no re-creation).
+    if (next.meta.ended && !world.meta.ended) m.hset(k.meta, META_ENDED.winner, next.meta.ended.winner, META_ENDED.endedTick, String(next.meta.ended.tick));
+    if (!seeded && (next.meta.params.round ?? 0) !== (world.meta.params.round ?? 0)) {
+      m.hdel(k.meta, META_ENDED.winner, META_ENDED.endedTick).hset(k.meta, META_ENDED.round, String(next.meta.params.round ?? 0));
+    }
     // The cap is applied once per tick, on the tick's last event.
     events.forEach((event, i) => {
       if (i < events.length - 1) m.xadd(k.events, eventId(tickNo, i), ...eventEntryFields(event));
@@ -292,7 +318,15 @@ export class SimRunner implements Scheduled {
     const lastOrderId = (lastOrder?.[1] as StreamEntry[] | undefined)?.[0]?.[0] ?? '0-0';
     if (!this.seedWorld) {
       const genStarted = Date.now();
-      const params = { systems: Number(meta[2]), factions: Number(meta[3]), seed: Number(meta[4]) };
+      // keys in the schema's order (the snapshot's bytes); a simulation from before the
+      // victory rule has none: its world never ends
+      const params = {
+        systems: Number(meta[2]),
+        factions: Number(meta[3]),
+        seed: Number(meta[4]),
+        ...(meta[6] ? { victory: meta[6] } : {}),
+        ...(meta[7] ? { nextRoundS: Number(meta[7]) } : {}),
+      };
       this.seedWorld = generateWorld(params, Date.now());
       this.budget.recordLoad(Date.now() - genStarted);
       this.log.info({ ...params, factions: this.seedWorld.meta.factions.map((f) => f.id), lastOrderId }, 'no world in Redis: seeding a new one');

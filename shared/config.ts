@@ -5,6 +5,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { LOG_FORMATS } from './log.ts';
 import { ADMIN, FactionId } from './schemas.ts';
+import { parseVictory, VICTORY_HELP } from './victory.ts';
 
 /** Environment strings to numbers, with the accepted range in the error message. */
 function number(opts: { min?: number; max?: number; int?: boolean; default: number }) {
@@ -54,6 +55,24 @@ function optionalPort() {
       const n = Number(raw);
       if (!Number.isInteger(n) || n < 0 || n > 65535) {
         ctx.addIssue({ code: 'custom', message: `expected a port, an integer >= 0 <= 65535, got ${JSON.stringify(raw)}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+/** `WORLD_NEXT_ROUND_S`: seconds, or `off` for no next round. */
+function nextRoundSeconds(def: number) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): number | null => {
+      const v = raw?.trim() ?? '';
+      if (v === '') return def;
+      if (v === 'off') return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 86_400) {
+        ctx.addIssue({ code: 'custom', message: `expected whole seconds 0-86400, or "off" for no next round, got ${JSON.stringify(raw)}` });
         return z.NEVER;
       }
       return n;
@@ -124,6 +143,16 @@ export const ConfigSchema = z.object({
   WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),
   WORLD_FACTIONS: number({ min: 1, max: 16, int: true, default: 4 }),
   WORLD_SEED: number({ min: 0, max: 2 ** 32 - 1, int: true, default: 42 }),
+  /**
+   * when the default world's match ends (shared/victory.ts). The default ends a four-bot game
+   * once one faction has taken every home or half the map, which a leading faction reaches;
+   * "homes" alone can drag on while a beaten faction keeps a last, well-garrisoned home.
+   */
+  WORLD_VICTORY: text('homes,share:50', /^.*$/).superRefine((v, ctx) => {
+    if (parseVictory(v) === null) ctx.addIssue({ code: 'custom', message: `expected ${VICTORY_HELP}, got ${JSON.stringify(v)}` });
+  }),
+  /** seconds between the end of the default world's match and its next round; "off": none */
+  WORLD_NEXT_ROUND_S: nextRoundSeconds(30),
   // --- api
   PORT: number({ min: 0, max: 65535, int: true, default: 8000 }),
   API_TOKENS: apiTokens,

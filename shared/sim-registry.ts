@@ -9,11 +9,14 @@ import { z } from 'zod';
 import type { Config } from './config.ts';
 import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, leaseHolder, simKeys } from './keyspace.ts';
 import { redisScript } from './redis-script.ts';
+import { VictorySpec } from './victory.ts';
 
 export const SimId = z.string().regex(SIM_ID_PATTERN, 'a simulation id is 1-63 lower-case letters, digits, _ or -, starting with a letter or digit');
 
+/** The states an admin may set. */
 export const SIM_STATES = ['running', 'paused'] as const;
-export type SimState = (typeof SIM_STATES)[number];
+/** What a simulation is in: `ended` once its match is over (until a next round, if any; a pause shows as paused). */
+export type SimState = (typeof SIM_STATES)[number] | 'ended';
 
 /** Tick delays a simulation may be given (ms); the configured default world may use any TICK_DELAY. */
 export const TickDelayMs = z.number().int().min(10).max(3_600_000);
@@ -26,6 +29,10 @@ export const SimParams = z.strictObject({
   factions: z.number().int().min(1).max(16).default(4),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
   tickDelayMs: TickDelayMs.default(500),
+  /** the victory condition (shared/victory.ts); created simulations never end unless asked */
+  victory: VictorySpec.default('none'),
+  /** seconds from a match's end to the next round; absent: no next round */
+  nextRoundS: z.number().int().min(0).max(86_400).optional(),
 });
 export type SimParams = z.input<typeof SimParams>;
 
@@ -38,13 +45,20 @@ export interface SimMeta {
   tickDelayMs: number;
   state: SimState;
   createdAt: number;
+  victory: string;
+  nextRoundS: number | null;
+  /** written by the worker's commit: the round the world is in, and the winner of an ended match */
+  round: number;
+  winner: string | null;
 }
 
-/** The fields of the meta hash, in the order they are written. */
-const META_FIELDS = ['name', 'systems', 'factions', 'seed', 'tickDelayMs', 'state', 'createdAt'] as const;
+/** The fields of the meta hash an admin's create writes, in the order they are written. */
+const META_FIELDS = ['name', 'systems', 'factions', 'seed', 'tickDelayMs', 'state', 'createdAt', 'victory'] as const;
+/** The fields the worker writes into meta in the commit of the tick that ends a match or starts a round. */
+export const META_ENDED = { winner: 'winner', endedTick: 'endedTick', round: 'round' } as const;
 
 function metaArgs(m: SimMeta): string[] {
-  return META_FIELDS.flatMap((f) => [f, String(m[f])]);
+  return [...META_FIELDS.flatMap((f) => [f, String(m[f])]), ...(m.nextRoundS === null ? [] : ['nextRoundS', String(m.nextRoundS)])];
 }
 
 /** Decodes an HGETALL of meta; null when absent (the simulation does not exist). */
@@ -57,8 +71,12 @@ export function decodeSimMeta(id: string, hash: Record<string, string> | null | 
     factions: Number(hash.factions),
     seed: Number(hash.seed),
     tickDelayMs: Number(hash.tickDelayMs),
-    state: hash.state === 'paused' ? 'paused' : 'running',
+    state: hash.state === 'paused' ? 'paused' : hash[META_ENDED.winner] ? 'ended' : 'running',
     createdAt: Number(hash.createdAt),
+    victory: hash.victory ?? 'none',
+    nextRoundS: hash.nextRoundS ? Number(hash.nextRoundS) : null,
+    round: Number(hash[META_ENDED.round] ?? 0),
+    winner: hash[META_ENDED.winner] || null,
   };
 }
 
@@ -124,7 +142,10 @@ async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt', to
  */
 export async function createSim(redis: Redis, params: SimParams, now = Date.now(), tokenHashes: Readonly<Record<string, string>> = {}): Promise<SimMeta> {
   const p = SimParams.parse(params);
-  const meta: SimMeta = { id: p.id, name: p.name ?? p.id, systems: p.systems, factions: p.factions, seed: p.seed, tickDelayMs: p.tickDelayMs, state: 'running', createdAt: now };
+  const meta: SimMeta = {
+    ...{ id: p.id, name: p.name ?? p.id, systems: p.systems, factions: p.factions, seed: p.seed, tickDelayMs: p.tickDelayMs, state: 'running', createdAt: now },
+    ...{ victory: p.victory, nextRoundS: p.nextRoundS ?? null, round: 0, winner: null },
+  };
   if (!(await register(redis, meta, 'fresh', tokenHashes))) throw new SimExistsError(p.id);
   return meta;
 }
@@ -136,7 +157,11 @@ export async function createSim(redis: Redis, params: SimParams, now = Date.now(
  * default world ticks at TICK_DELAY: a start with another value updates its entry (every
  * role of a deployment reads the same TICK_DELAY); its state (paused or not) is kept.
  */
-export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_ID' | 'WORLD_SYSTEMS' | 'WORLD_FACTIONS' | 'WORLD_SEED' | 'TICK_DELAY'>, now = Date.now()): Promise<SimMeta> {
+export async function ensureDefaultSim(
+  redis: Redis,
+  config: Pick<Config, 'SIM_ID' | 'WORLD_SYSTEMS' | 'WORLD_FACTIONS' | 'WORLD_SEED' | 'TICK_DELAY' | 'WORLD_VICTORY' | 'WORLD_NEXT_ROUND_S'>,
+  now = Date.now(),
+): Promise<SimMeta> {
   const meta: SimMeta = {
     id: config.SIM_ID,
     name: config.SIM_ID,
@@ -146,6 +171,10 @@ export async function ensureDefaultSim(redis: Redis, config: Pick<Config, 'SIM_I
     tickDelayMs: Math.round(config.TICK_DELAY * 1000),
     state: 'running',
     createdAt: now,
+    victory: config.WORLD_VICTORY,
+    nextRoundS: config.WORLD_NEXT_ROUND_S,
+    round: 0,
+    winner: null,
   };
   if (await register(redis, meta, 'adopt')) return meta;
   const existing = await getSim(redis, config.SIM_ID);

@@ -20,13 +20,19 @@ export type Standing = z.infer<typeof Standing>;
 export const SimSummary = z.object({
   id: z.string(),
   name: z.string().nullable(),
-  /** `running` or `paused`; null for the default simulation before it was registered */
-  state: z.enum(['running', 'paused']).nullable(),
+  /** `running`, `paused` or `ended` (the match is over); null for the default simulation before it was registered */
+  state: z.enum(['running', 'paused', 'ended']).nullable(),
   tickDelayMs: z.number().int().min(0).nullable(),
   systems: z.number().int().nullable(),
   factions: z.number().int().nullable(),
   seed: z.number().int().nullable(),
   createdAt: z.number().int().nullable(),
+  /** the victory condition (shared/victory.ts) and the pause before a next round (null: none) */
+  victory: z.string().nullable(),
+  nextRoundS: z.number().int().nullable(),
+  /** the round the world is in (0 the first), and the winner once its match is over */
+  round: z.number().int().min(0).nullable(),
+  winner: z.string().nullable(),
   /** the tick the world is at; null before a worker created it */
   tick: z.number().int().min(0).nullable(),
   /** the worker holding the simulation's lease now, if any */
@@ -64,6 +70,10 @@ export async function readSimSummaries(redis: Redis, ids: readonly string[], def
       factions: meta?.factions ?? null,
       seed: meta?.seed ?? null,
       createdAt: meta?.createdAt ?? null,
+      victory: meta?.victory ?? null,
+      nextRoundS: meta?.nextRoundS ?? null,
+      round: meta?.round ?? null,
+      winner: meta?.winner ?? null,
       tick: stored ? stored.world.meta.tick : null,
       holder: leaseHolder((leaseReply?.[1] ?? null) as string | null),
       standings: (stored?.world.meta.factions ?? []).map((f) => ({

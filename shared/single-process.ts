@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ApiToken, Config } from './config.ts';
 import { answersPing, freePort, waitForRedis } from './local-net.ts';
 import { type Logger, roleLogger } from './log.ts';
-import { FACTION_IDS } from './rules.ts';
+import { factionIdsFor } from './rules.ts';
 import type { Service, StartRole } from './service.ts';
 
 export interface Starters {
@@ -80,8 +80,9 @@ export async function startLocalRedis(log: Logger, dataDir = path.resolve('.sect
   };
 }
 
-/** The two factions the single-process start plays with bots. */
-export const LOCAL_BOT_FACTIONS = [FACTION_IDS[0], FACTION_IDS[1]] as const;
+/** The factions the single-process start plays with bots: every faction of the default world, so the demo is a real match. */
+export const localBotFactions = (config: Pick<Config, 'WORLD_SYSTEMS' | 'WORLD_FACTIONS'>): string[] =>
+  factionIdsFor({ systems: config.WORLD_SYSTEMS, factions: config.WORLD_FACTIONS });
 
 /** `root` is the process's logger without a role: each role gets its own child of it. */
 export async function startAll(config: Config, root: Logger, starters: Starters): Promise<Service> {
@@ -98,9 +99,10 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
       redisUrl = redis.url;
     }
     // Tokens: the configured ones, or fresh ones for the operator and the local bots.
+    const botFactions = localBotFactions(config);
     let tokens: ApiToken[] = config.API_TOKENS;
     if (tokens.length === 0) {
-      tokens = [{ name: 'admin', token: randomBytes(18).toString('base64url') }, ...LOCAL_BOT_FACTIONS.map((name) => ({ name, token: randomBytes(18).toString('base64url') }))];
+      tokens = [{ name: 'admin', token: randomBytes(18).toString('base64url') }, ...botFactions.map((name) => ({ name, token: randomBytes(18).toString('base64url') }))];
       const admin = tokens[0]!;
       process.stdout.write(`\nSector admin token (printed once; set API_TOKENS to choose your own): ${admin.token}\n\n`);
     }
@@ -111,7 +113,7 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
     const viz = await starters.viz(base, roleLogger(root, 'viz', { simId: config.SIM_ID }));
     stack.push(viz);
     const apiUrl = `http://127.0.0.1:${api.port ?? base.PORT}`;
-    for (const faction of LOCAL_BOT_FACTIONS) {
+    for (const faction of botFactions) {
       const token = tokens.find((t) => t.name === faction)?.token;
       if (!token) {
         log.warn({ faction }, 'no API token for this faction in API_TOKENS; its bot is not started');

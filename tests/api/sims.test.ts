@@ -54,7 +54,9 @@ describe('the registry over HTTP', () => {
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe('/sims/match-1');
     const body = (await created.json()) as { sim: SimSummary; tokens?: unknown };
-    expect(SimSummary.parse(body.sim)).toMatchObject({ id: 'match-1', name: 'Match one', state: 'running', tickDelayMs: 250, systems: 20, factions: 3, seed: 9, tick: null, holder: null });
+    expect(SimSummary.parse(body.sim)).toMatchObject({ id: 'match-1', name: 'Match one', state: 'running', tickDelayMs: 250, systems: 20, factions: 3, seed: 9, tick: null, holder: null, victory: 'none', nextRoundS: null, round: 0, winner: null });
+    const ending = await admin('/sims', 'POST', { id: 'match-2', victory: 'homes, share:70', nextRoundS: 5 });
+    expect(SimSummary.parse(((await ending.json()) as { sim: unknown }).sim)).toMatchObject({ victory: 'homes,share:70', nextRoundS: 5 });
     expect(body.tokens).toBeUndefined();
 
     const again = await admin('/api/sims', 'POST', { ...params, name: 'other' });
@@ -75,6 +77,11 @@ describe('the registry over HTTP', () => {
       [{ id: 'ok-id', tickDelayMs: 1 }, 'tickDelayMs'],
       [{ id: 'ok-id', colour: 'red' }, 'colour'],
       [{ id: 'ok-id', tokens: 'yes' }, 'tokens'],
+      [{ id: 'ok-id', victory: 'share:101' }, 'victory'],
+      [{ id: 'ok-id', victory: 'everything' }, 'victory'],
+      [{ id: 'ok-id', victory: 60 }, 'victory'],
+      [{ id: 'ok-id', nextRoundS: -1 }, 'nextRoundS'],
+      [{ id: 'ok-id', nextRoundS: 'soon' }, 'nextRoundS'],
     ];
     for (const [body, field] of cases) {
       const res = await admin('/sims', 'POST', body);

@@ -36,6 +36,25 @@ describe('parseConfig', () => {
   });
 });
 
+describe('the victory condition and the next round', () => {
+  it('defaults to homes or half the map, a next round after 30 s; accepts none/homes/share:N and "off"', () => {
+    expect(parseConfig({})).toMatchObject({ WORLD_VICTORY: 'homes,share:50', WORLD_NEXT_ROUND_S: 30 });
+    expect(parseConfig({ WORLD_VICTORY: 'share:75', WORLD_NEXT_ROUND_S: 'off' })).toMatchObject({ WORLD_VICTORY: 'share:75', WORLD_NEXT_ROUND_S: null });
+    expect(parseConfig({ WORLD_VICTORY: 'none', WORLD_NEXT_ROUND_S: '0' })).toMatchObject({ WORLD_VICTORY: 'none', WORLD_NEXT_ROUND_S: 0 });
+  });
+
+  it('names WORLD_VICTORY and WORLD_NEXT_ROUND_S when bad', () => {
+    for (const [variable, value, pattern] of [
+      ['WORLD_VICTORY', 'share:0', /WORLD_VICTORY: expected "none", "homes", "share:<N>".*got "share:0"/],
+      ['WORLD_VICTORY', 'conquest', /WORLD_VICTORY: expected .*got "conquest"/],
+      ['WORLD_NEXT_ROUND_S', 'soon', /WORLD_NEXT_ROUND_S: expected whole seconds 0-86400, or "off".*got "soon"/],
+      ['WORLD_NEXT_ROUND_S', '-5', /WORLD_NEXT_ROUND_S: expected whole seconds/],
+    ] as const) {
+      expect(() => parseConfig({ [variable]: value }), `${variable}=${value}`).toThrow(pattern);
+    }
+  });
+});
+
 describe('secrets from files (<NAME>_FILE)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sector-config-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,12 +19,12 @@ async function keysOf(id: string): Promise<string[]> {
   return (await redis.keys(simKeys(id).all)).sort();
 }
 
-const defaults = { SIM_ID: 'default', WORLD_SYSTEMS: 60, WORLD_FACTIONS: 4, WORLD_SEED: 42, TICK_DELAY: 0.5 };
+const defaults = { SIM_ID: 'default', WORLD_SYSTEMS: 60, WORLD_FACTIONS: 4, WORLD_SEED: 42, TICK_DELAY: 0.5, WORLD_VICTORY: 'homes,share:50', WORLD_NEXT_ROUND_S: 30 };
 
 describe('sim registry', () => {
   it('creates a simulation once, with defaults, and lists it', async () => {
     const meta = await createSim(redis, { id: 'alpha', systems: 30, tickDelayMs: 250 }, 1000);
-    expect(meta).toEqual({ id: 'alpha', name: 'alpha', systems: 30, factions: 4, seed: 42, tickDelayMs: 250, state: 'running', createdAt: 1000 });
+    expect(meta).toEqual({ id: 'alpha', name: 'alpha', systems: 30, factions: 4, seed: 42, tickDelayMs: 250, state: 'running', createdAt: 1000, victory: 'none', nextRoundS: null, round: 0, winner: null });
     expect(await getSim(redis, 'alpha')).toEqual(meta);
     await expect(createSim(redis, { id: 'alpha' })).rejects.toBeInstanceOf(SimExistsError);
     expect(await getSim(redis, 'alpha')).toEqual(meta); // the refused create changed nothing
@@ -36,7 +36,7 @@ describe('sim registry', () => {
   });
 
   it('refuses bad ids and parameters without writing anything', async () => {
-    for (const params of [{ id: 'Upper' }, { id: '-x' }, { id: 'a'.repeat(64) }, { id: 'sp ace' }, { id: 'ok', systems: 1 }, { id: 'ok', factions: 17 }, { id: 'ok', tickDelayMs: 5 }, { id: 'ok', extra: 1 }]) {
+    for (const params of [{ id: 'Upper' }, { id: '-x' }, { id: 'a'.repeat(64) }, { id: 'sp ace' }, { id: 'ok', systems: 1 }, { id: 'ok', factions: 17 }, { id: 'ok', tickDelayMs: 5 }, { id: 'ok', extra: 1 }, { id: 'ok', victory: 'share:0' }, { id: 'ok', victory: 'most' }, { id: 'ok', nextRoundS: -1 }]) {
       await expect(createSim(redis, params as never)).rejects.toThrow();
     }
     expect(await getSim(redis, 'ok')).toBeNull();

@@ -69,12 +69,14 @@ describe('npm start (ROLE=all)', () => {
       const r = (await (await fetch(`${api}/orders/${id}`)).json()) as { status: string };
       return r.status === 'applied' ? r : undefined;
     }, 'the order to apply');
-    // both local bots play
+    // every faction of the default world has a bot, and each plays: a four-way game
+    const played = new Set<string>();
     await pollUntil(async () => {
       const events = (await (await fetch(`${api}/events?limit=1000`)).json()) as { events: { type: string; faction?: string }[] };
-      const factions = new Set(events.events.filter((e) => e.type === 'order_applied').map((e) => e.faction));
-      return factions.has('BotFaction') && factions.has('Crimson') ? true : undefined;
-    }, 'orders from both bots', 30_000);
+      for (const e of events.events) if (e.type === 'order_applied' && e.faction) played.add(e.faction);
+      return ['BotFaction', 'Crimson', 'Azure', 'Verdant'].every((f) => played.has(f)) ? true : undefined;
+    }, 'orders from all four bots', 60_000);
+    expect(first.logs.filter((l) => l.role === 'bot' && l.msg === 'bot started').map((l) => l.faction).sort()).toEqual(['Azure', 'BotFaction', 'Crimson', 'Verdant']);
 
     // every role logged, and no line names a key twice (the role's own `role`, a bot's `faction`)
     expect([...expectNoRepeatedKeys(first).keys()].sort()).toEqual(['all', 'api', 'bot', 'viz', 'worker']);
