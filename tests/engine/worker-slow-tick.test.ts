@@ -2,66 +2,36 @@
 // keeps its world across the aborted attempt, and says what to change when no lease it may
 // take is long enough. The slowness is made by the beforeExec hook (the tick's work, inside
 // the WATCH window), so it does not depend on how fast this machine is.
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simKeys } from '../../shared/keyspace.ts';
 import { recordCommits, tickViolations } from '../helpers/commits.ts';
 import { startInProcessWorker } from '../helpers/in-process-worker.ts';
-import { pollUntil } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { committedTick, forgetSim } from '../helpers/world.ts';
+import { useSimServer } from '../helpers/sim-server.ts';
 
-let server: TestRedis | undefined;
-let redis: Redis;
-let simCounter = 0;
+const sims = useSimServer('slow');
 
-beforeAll(async () => {
-  server = await startTestRedis();
-  redis = server.client();
-});
-afterEach(async () => {
-  for (const id of made.splice(0)) await forgetSim(redis, id);
-});
-afterAll(async () => {
-  await server?.stop();
-});
-
-/** every simulation a test made, unregistered after it (a worker hosts every registered one) */
-const made: string[] = [];
-const newSim = () => {
-  const id = `slow${process.pid}-${++simCounter}`;
-  made.push(id);
-  return id;
-};
 const work = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const env = (simId: string, extra: Record<string, string> = {}) => ({ REDIS_URL: server!.url, SIM_ID: simId, WORKER_ID: 'w', WORLD_SYSTEMS: '40', TICK_DELAY: '0', ...extra });
-
-async function untilTick(simId: string, min: number, timeoutMs = 30_000): Promise<number> {
-  return pollUntil(async () => {
-    const t = await committedTick(redis, simId);
-    return t >= min ? t : undefined;
-  }, `tick ${min} of ${simId}`, timeoutMs);
-}
+const env = (simId: string, extra: Record<string, string> = {}) => ({ REDIS_URL: sims.server.url, SIM_ID: simId, WORKER_ID: 'w', WORLD_SYSTEMS: '40', TICK_DELAY: '0', ...extra });
 
 describe('a tick slower than LEASE_TTL_MS', () => {
   it('commits, every tick once: the lease is stretched before the WATCH', async () => {
-    const simId = newSim();
-    const commits = await recordCommits(server!.port, simId);
+    const simId = sims.newSim();
+    const commits = await recordCommits(sims.server.port, simId);
     // every tick's work takes 2.5 × the TTL
     const w = await startInProcessWorker(env(simId, { LEASE_TTL_MS: '160' }), { beforeExec: () => work(400) });
     try {
-      await untilTick(simId, 4);
+      await sims.untilTick(simId, 4);
     } finally {
       await w.stop();
       await commits.stop();
     }
-    expect(await tickViolations(redis, simId, commits.commits)).toEqual([]);
+    expect(await tickViolations(sims.redis, simId, commits.commits)).toEqual([]);
     expect(commits.commits[0]?.tick).toBe(0);
     expect(w.lines.some((l) => l.msg === 'lease stretched for a slow tick')).toBe(true);
   });
 
   it('keeps its world across an attempt that outlasted the lease (no reload when the rev is unchanged)', async () => {
-    const simId = newSim();
+    const simId = sims.newSim();
     let slowOnce = true;
     const w = await startInProcessWorker(env(simId, { LEASE_TTL_MS: '200' }), {
       beforeExec: async (tick) => {
@@ -72,7 +42,7 @@ describe('a tick slower than LEASE_TTL_MS', () => {
       },
     });
     try {
-      await untilTick(simId, 8);
+      await sims.untilTick(simId, 8);
     } finally {
       await w.stop();
     }
@@ -82,7 +52,7 @@ describe('a tick slower than LEASE_TTL_MS', () => {
   });
 
   it('says which setting to raise when the tick is longer than any lease the worker may take', async () => {
-    const simId = newSim();
+    const simId = sims.newSim();
     // LEASE_TTL_MS 100: the longest lease is 10 × 100 ms, and every attempt takes 1.2 s
     const w = await startInProcessWorker(env(simId, { LEASE_TTL_MS: '100' }), { beforeExec: () => work(1200) });
     let line: Record<string, unknown>;
@@ -93,6 +63,6 @@ describe('a tick slower than LEASE_TTL_MS', () => {
     }
     expect(line.msg).toMatch(/^tick 0 took \d+ ms \(\d+ ms of it loading the world\), longer than the longest lease a worker may hold \(10 × LEASE_TTL_MS = 1000 ms\): it cannot commit; raise LEASE_TTL_MS to at least \d+/);
     expect(Number(/at least (\d+)/.exec(String(line.msg))![1])).toBeGreaterThan(200);
-    expect(await redis.exists(simKeys(simId).snapshot)).toBe(0);
+    expect(await sims.redis.exists(simKeys(simId).snapshot)).toBe(0);
   });
 });
