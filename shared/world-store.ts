@@ -33,8 +33,15 @@ function parseJson(name: string, raw: string): unknown {
   }
 }
 
+/**
+ * Parsed chunks by field, kept by a reader that decodes the same hash again and again (the
+ * viz, every tick): a chunk whose text is unchanged is not parsed again. Entries must not be
+ * mutated by the caller.
+ */
+export type ChunkCache = Map<string, { raw: string; parsed: StarSystem[] | Fleet[] }>;
+
 /** Decodes an HGETALL reply; null when there is no world yet. */
-export function decodeSnapshotHash(hash: Record<string, string>, validate = true): StoredWorld | null {
+export function decodeSnapshotHash(hash: Record<string, string>, validate = true, cache?: ChunkCache): StoredWorld | null {
   const metaRaw = hash[SnapshotField.meta];
   if (metaRaw === undefined) return null;
   const metaJson = parseJson('meta', metaRaw);
@@ -48,13 +55,19 @@ export function decodeSnapshotHash(hash: Record<string, string>, validate = true
     const m = /^(sys|flt):(\d+)$/.exec(name);
     if (!m) continue;
     const chunk = Number(m[2]);
-    const json = parseJson(name, raw);
-    if (m[1] === 'sys') {
-      systems[chunk] = validate ? systemArray.parse(json) : (json as StarSystem[]);
-    } else {
-      fleets[chunk] = validate ? fleetArray.parse(json) : (json as Fleet[]);
+    const hit = cache?.get(name);
+    let parsed: StarSystem[] | Fleet[];
+    if (hit && hit.raw === raw) parsed = hit.parsed;
+    else {
+      const json = parseJson(name, raw);
+      if (m[1] === 'sys') parsed = validate ? systemArray.parse(json) : (json as StarSystem[]);
+      else parsed = validate ? fleetArray.parse(json) : (json as Fleet[]);
+      cache?.set(name, { raw, parsed });
     }
+    if (m[1] === 'sys') systems[chunk] = parsed as StarSystem[];
+    else fleets[chunk] = parsed as Fleet[];
   }
+  if (cache) for (const name of cache.keys()) if (!(name in hash)) cache.delete(name);
   for (let i = 0; i < systems.length; i++) if (!systems[i]) throw new SnapshotCorruptError(`missing ${SnapshotField.systemChunk(i)}`);
   const marks = hash[SnapshotField.orderMarks];
   return {

@@ -82,7 +82,7 @@ export class Fanout {
         if (!this.isOpen(client)) return;
         this.send(client, read.snapshotPayload());
         client.after = read.lastEventId;
-        client.hasWorld = read.snapshot !== null;
+        client.hasWorld = read.tick !== null;
         this.opts.metrics.joins.inc({ start: after === null ? 'snapshot' : 'resume_snapshot' });
       } else {
         client.hasWorld = true;
@@ -151,11 +151,11 @@ export class Fanout {
 
   /** The world after a tick: its compact state to every live client that has the world. */
   publishState(read: WorldRead): void {
-    const snapshot = read.snapshot;
+    const tick = read.tick;
     const payload = read.statePayload();
-    if (!snapshot || !payload) return;
-    if (this.latestState && snapshot.tick <= this.latestState.tick) return;
-    this.latestState = { tick: snapshot.tick, payload };
+    if (tick === null || !payload) return;
+    if (this.latestState && tick <= this.latestState.tick) return;
+    this.latestState = { tick, payload };
     for (const client of this.clients) {
       if (!client.live) continue;
       // A client that joined before any world existed has no map to apply state to.

@@ -75,21 +75,6 @@ export const CloseCode = {
   unknownSim: 4004,
 } as const;
 
-/** The dynamic part of a public snapshot, in the compact per-tick form. */
-export function toStateMessage(snapshot: PublicSnapshot): StateMessage {
-  const factionIndex = new Map(snapshot.factions.map((f, i) => [f.id, i]));
-  const indexOf = (owner: string | null) => (owner === null ? null : (factionIndex.get(owner) ?? null));
-  return {
-    type: 'state',
-    tick: snapshot.tick,
-    ts: snapshot.ts,
-    owners: snapshot.systems.map((s) => indexOf(s.owner)),
-    ships: snapshot.systems.map((s) => s.ships),
-    fleets: snapshot.fleets.map((f) => [f.id, indexOf(f.owner) ?? 0, f.ships, f.system, f.to, f.depart, f.arrive]),
-    totals: snapshot.factions.map((f) => [f.systems, f.ships]),
-  };
-}
-
 /** Messages are serialized once and the same bytes are written to every client. */
 export function encodeMessage(message: ServerMessage): Buffer {
   return Buffer.from(JSON.stringify(message));

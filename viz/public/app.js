@@ -367,9 +367,14 @@ function connect() {
     setConnection('live', 'live');
   };
   ws.onmessage = (m) => {
+    const received = performance.now();
     const msg = JSON.parse(m.data);
-    if (msg.type === 'snapshot') applySnapshot(msg);
-    else if (msg.type === 'events') applyEvents(msg);
+    if (msg.type === 'snapshot') {
+      const parsed = performance.now();
+      applySnapshot(msg);
+      // where the first render's time goes (read by bench/viz-render.ts)
+      view.timings = { snapshotReceived: received, snapshotParsed: parsed, snapshotApplied: performance.now(), bytes: m.data.length };
+    } else if (msg.type === 'events') applyEvents(msg);
     else if (msg.type === 'state') applyState(msg);
   };
   ws.onclose = (e) => {
