@@ -94,7 +94,11 @@ function drawDetails() {
     shown: view.shown,
     systemIndex: view.systemIndex,
     tickMs: view.tickMs,
-    select,
+    // a link in the panel also brings what it names into view
+    select: (sel) => {
+      if (sel?.kind === 'system') view.map.centerOn?.(sel.id, 0);
+      select(sel);
+    },
     close: () => select(null),
   });
 }

@@ -663,6 +663,7 @@ export function createCanvasMap(container, { onPick } = {}) {
     },
     /** Page coordinates where a fleet was last drawn, or null. */
     fleetPoint(fleetId) {
+      draw(performance.now()); // the view may have moved since the last frame
       const f = dyn?.drawnFleets?.find((d) => d.id === fleetId);
       if (!f) return null;
       const rect = canvas.getBoundingClientRect();
