@@ -5,6 +5,7 @@ import type { Config } from '../shared/config.ts';
 import { type SimKeys, simKeys } from '../shared/keyspace.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import type { prom } from '../shared/metrics.ts';
+import { registerRedisUp } from '../shared/redis-up-metric.ts';
 import { type ApiMetrics, createApiMetrics } from './metrics.ts';
 
 /** What createApiApp needs; everything but `redis` and `config` has a default. */
@@ -25,11 +26,13 @@ export interface ApiContext {
 }
 
 export function apiContext(deps: ApiDeps): ApiContext {
+  const metrics = createApiMetrics(deps.registry);
+  registerRedisUp(metrics.registry, () => deps.redis);
   return {
     redis: deps.redis,
     config: deps.config,
     keys: simKeys(deps.config.SIM_ID),
     log: deps.log ?? createLogger('api', 'silent'),
-    metrics: createApiMetrics(deps.registry),
+    metrics,
   };
 }

@@ -21,6 +21,15 @@ import { acquireLeases, newLeaseToken, releaseLeases, takeLease } from './sim-le
 import { type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 
+export interface SimStats {
+  sim: string;
+  /** null: the count failed this time */
+  waiting: number | null;
+  sinceTickSeconds: number | null;
+  tickDelaySeconds: number;
+  paused: boolean;
+}
+
 export interface PoolOptions {
   config: Config;
   log: Logger;
@@ -164,6 +173,7 @@ export class WorkerPool {
     const simIds = first![4]![1] as string[];
     this.liveCount = workers.length;
     metrics.poolWorkers.set(workers.length);
+    metrics.poolSims.set(simIds.length);
 
     // who holds what: ours from memory, the others from their lease values
     const others = simIds.filter((id) => !this.runners.has(id));
@@ -400,6 +410,31 @@ export class WorkerPool {
     this.updateHeld();
     this.commits.close();
     for (const c of [this.general, this.subscriber]) c.disconnect();
+  }
+
+  /**
+   * What the scrape-time gauges report per held, loaded simulation: orders waiting in its
+   * stream after the world's last consumed order (counted up to `cap`, one pipelined XRANGE
+   * per simulation: read when Prometheus scrapes, never on the tick path), time since its last
+   * tick, its tick delay, and whether it is paused.
+   */
+  async simStats(cap: number): Promise<SimStats[]> {
+    const rs = [...this.runners.values()].filter((r) => r.lastOrderId !== null);
+    if (rs.length === 0) return [];
+    const p = this.general.pipeline();
+    for (const r of rs) p.xrange(simKeys(r.simId).orders, r.lastOrderId === '0-0' ? '-' : `(${r.lastOrderId}`, '+', 'COUNT', cap);
+    const replies = (await p.exec()) ?? [];
+    const now = Date.now();
+    return rs.map((r, i) => {
+      const [err, entries] = replies[i] ?? [new Error('no reply'), null];
+      return {
+        sim: r.simId,
+        waiting: err ? null : (entries as unknown[]).length,
+        sinceTickSeconds: r.lastTickAt === null ? null : Math.max(0, now - r.lastTickAt) / 1000,
+        tickDelaySeconds: r.tickDelayMs / 1000,
+        paused: r.paused,
+      };
+    });
   }
 
   /** for tests and the bench: the live worker count this worker last saw */

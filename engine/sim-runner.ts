@@ -83,6 +83,10 @@ export class SimRunner implements Scheduled {
   running = false;
   /** the last tick this runner committed (-1 before any) */
   lastTick = -1;
+  /** the id of the last order the world has consumed, as last loaded or committed (null before) */
+  lastOrderId: string | null = null;
+  /** the world's last tick time (ms), as last loaded or committed (null before): survives handovers */
+  lastTickAt: number | null = null;
   /** true once loaded: before, the first wake only loads the world and learns its schedule */
   private started = false;
   private cache: Cached | null = null;
@@ -273,6 +277,8 @@ export class SimRunner implements Scheduled {
     metrics.tickSeconds.observe((Date.now() - started) / 1000);
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
     this.lastTick = tickNo;
+    this.lastOrderId = next.meta.lastOrderId;
+    this.lastTickAt = next.meta.ts;
     if (this.log.isLevelEnabled('debug')) this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
     return 'committed';
   }
@@ -298,6 +304,8 @@ export class SimRunner implements Scheduled {
       // Cached at once, not only after a commit: an attempt that outlasts its lease retries on
       // this copy (if its rev is still the stored one) instead of loading the world again.
       this.cache = stored;
+      this.lastOrderId = stored.world.meta.lastOrderId;
+      this.lastTickAt = stored.world.meta.ts;
       // The hash holds exactly stored.world: the commit writes only the chunks that change.
       return { world: stored.world, prev: stored, seeded: false };
     }

@@ -1,11 +1,24 @@
 // The worker's Prometheus metrics: per tick (committed, conflicts, orders, duration, lag) and
 // per pool (simulations held, handovers, the pool's balance as this worker sees it).
+import type { Redis } from 'ioredis';
 import { createRegistry, prom } from '../shared/metrics.ts';
+import { registerRedisUp } from '../shared/redis-up-metric.ts';
+import type { SimStats } from './pool.ts';
 
-export function createWorkerMetrics() {
+/** `sector_orders_waiting` counts up to this many per simulation (one XRANGE with COUNT). */
+export const ORDERS_WAITING_CAP = 5000;
+
+/** What the scrape-time gauges read from the running worker (bound late: the pool needs the metrics first). */
+export interface WorkerMetricSources {
+  simStats(cap: number): Promise<SimStats[]>;
+  redis(): Redis;
+}
+
+export function createWorkerMetrics(sources?: WorkerMetricSources) {
   const registry = createRegistry('worker');
   const registers = [registry];
-  return {
+  if (sources) registerRedisUp(registry, () => sources.redis());
+  const metrics = {
     registry,
     ticks: new prom.Counter({ name: 'sector_ticks_committed_total', help: 'ticks committed by this worker (all simulations)', registers }),
     conflicts: new prom.Counter({ name: 'sector_tick_conflicts_total', help: 'tick attempts abandoned (watched key changed, disconnect, unknown outcome)', registers }),
@@ -23,7 +36,49 @@ export function createWorkerMetrics() {
     handovers: new prom.Counter({ name: 'sector_sim_handovers_total', help: 'simulations taken (acquired), handed over (released) or lost (lease expired or taken)', labelNames: ['kind'], registers }),
     poolWorkers: new prom.Gauge({ name: 'sector_pool_workers', help: 'live workers in the pool (heartbeats)', registers }),
     poolBalance: new prom.Gauge({ name: 'sector_pool_balance', help: 'max/mean simulations per live worker, from the workers\' heartbeat reports (1 is even)', registers }),
+    poolSims: new prom.Gauge({ name: 'sector_pool_sims', help: 'simulations registered (the registry index), as this worker last read it', registers }),
   };
+  // Per held simulation, read at scrape time (one series per simulation this worker holds; a
+  // handed-over simulation is reported by its new holder). One scrape reads the pool once.
+  let reading: Promise<SimStats[]> | null = null;
+  const stats = () => {
+    reading ??= withDeadline(sources?.simStats(ORDERS_WAITING_CAP) ?? Promise.resolve([]), []).finally(() => setTimeout(() => (reading = null), 0));
+    return reading;
+  };
+  const perSim = (name: string, help: string, value: (s: SimStats) => number | null) =>
+    new prom.Gauge({
+      name,
+      help,
+      labelNames: ['sim'],
+      registers,
+      async collect() {
+        const all = await stats();
+        this.reset();
+        for (const s of all) {
+          const v = value(s);
+          if (v !== null) this.set({ sim: s.sim }, v);
+        }
+      },
+    });
+  return {
+    ...metrics,
+    ordersWaiting: perSim('sector_orders_waiting', `orders in a held simulation's stream not consumed yet (counted up to ${ORDERS_WAITING_CAP})`, (s) => s.waiting),
+    sinceTick: perSim('sector_sim_seconds_since_tick', 'seconds since a held, running simulation\'s last tick (the world\'s own tick time; paused simulations are left out)', (s) => (s.paused ? null : s.sinceTickSeconds)),
+    tickDelay: perSim('sector_sim_tick_delay_seconds', 'a held simulation\'s configured tick delay (its TICK_DELAY)', (s) => s.tickDelaySeconds),
+  };
+}
+
+/** A scrape never waits on Redis for long: past 1 s the gauge reports nothing this time. */
+async function withDeadline<T>(p: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), 1000);
+  });
+  try {
+    return await Promise.race([p.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -21,8 +21,9 @@ export interface WorkerService extends Service {
 
 export async function startWorker(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
   const workerId = config.WORKER_ID;
-  const metrics = createWorkerMetrics();
-  const pool = new WorkerPool({ config, log, metrics, hooks });
+  // (the scrape-time gauges read `pool` only when scraped, once it exists)
+  const metrics = createWorkerMetrics({ simStats: (cap) => pool.simStats(cap), redis: () => pool.generalRedis });
+  const pool: WorkerPool = new WorkerPool({ config, log, metrics, hooks });
   const probes =
     config.WORKER_HTTP_PORT === undefined
       ? undefined

@@ -16,6 +16,7 @@ import { SimChannels, type Subscription } from './channels.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import { readHistoryPage } from './event-history.ts';
 import { createVizApp, InvalidSim, WS_PATH } from './http.ts';
+import { registerRedisUp } from '../shared/redis-up-metric.ts';
 import { createVizMetrics } from './metrics.ts';
 import { CloseCode } from './protocol.ts';
 import { SimChannel } from './sim-channel.ts';
@@ -64,6 +65,7 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
 
   // (the gauges read `sims` only when scraped, once it exists)
   const metrics = createVizMetrics({ clients: () => sims.clients, followedSims: () => sims.size });
+  registerRedisUp(metrics.registry, () => redis);
   const sims = new SimChannels({
     log,
     lingerMs: options.idleLingerMs ?? IDLE_LINGER_MS,

@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../helpers/processes.ts';
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
 
 /** Every kustomization the repository ships, by the folder `kubectl apply -k` is given. */
-export const KUSTOMIZATIONS = ['k8s', 'k8s/base', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
+export const KUSTOMIZATIONS = ['k8s', 'k8s/base', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring'] as const;
 /** Plain manifests applied with `kubectl apply -f`. */
 export const PLAIN_MANIFESTS = ['k8s/ingress-nginx/controller.yaml'] as const;
 
@@ -198,9 +198,15 @@ export function interpolate(text: string, vars: Record<string, string>): string 
   });
 }
 
-export function readCompose(vars: Record<string, string>): ComposeFile {
+/**
+ * compose.yaml as `docker compose` sees it with these profiles active: a service that names
+ * profiles starts only when one of them is active (none is by default, as with a plain `up`).
+ */
+export function readCompose(vars: Record<string, string>, profiles: readonly string[] = []): ComposeFile {
   // YAML merge keys (`<<: *anchor`) are part of the compose format.
-  return parseYaml(interpolate(repoFile('compose.yaml'), vars), { merge: true }) as ComposeFile;
+  const file = parseYaml(interpolate(repoFile('compose.yaml'), vars), { merge: true }) as ComposeFile;
+  const active = (s: ComposeService) => !Array.isArray(s.profiles) || s.profiles.some((p: unknown) => profiles.includes(String(p)));
+  return { ...file, services: Object.fromEntries(Object.entries(file.services).filter(([, s]) => active(s))) };
 }
 
 // ---------------------------------------------------------------------------- Dockerfile

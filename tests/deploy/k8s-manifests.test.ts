@@ -27,7 +27,7 @@ import { manifestProblems } from './k8s-schema.ts';
 const rendered = new Map(KUSTOMIZATIONS.map((dir) => [dir, renderKustomization(dir)]));
 const rendering = (dir: (typeof KUSTOMIZATIONS)[number]): Manifest[] => rendered.get(dir)!;
 /** The overlays a user deploys (the root `k8s` is the dev overlay plus the image setting). */
-const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
+const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring'] as const;
 
 const isAppContainer = (c: Container): boolean => (c.image ?? '').split(':')[0]!.split('/').at(-1) === 'sector';
 const appWorkloads = (ms: Manifest[]) => ms.filter((m) => isWorkload(m) && podSpecOf(m).containers.some(isAppContainer));

@@ -7,6 +7,7 @@
 import * as models from 'kubernetes-models';
 import { z } from 'zod';
 import type { Manifest } from './deployment-files.ts';
+import { MonitoringCrdSchemas } from './monitoring-crds.ts';
 
 type Validate = (this: unknown) => void;
 
@@ -113,6 +114,11 @@ export function manifestProblems(m: Manifest): string[] {
     const schema = GatewayApiSchemas[m.kind];
     if (!schema) return [`${label}: no schema for Gateway API kind ${m.kind}`];
     const r = schema.safeParse(m);
+    return r.success ? [] : r.error.issues.map((i) => `${label}: ${i.path.join('.')}: ${i.message}`);
+  }
+  const crd = MonitoringCrdSchemas[`${m.apiVersion} ${m.kind}`];
+  if (crd) {
+    const r = crd.safeParse(m);
     return r.success ? [] : r.error.issues.map((i) => `${label}: ${i.path.join('.')}: ${i.message}`);
   }
   const validate = validatorFor(m.apiVersion, m.kind);
