@@ -17,7 +17,8 @@ const TICK_MS = 500;
 const SYSTEMS = 60;
 const ORDERS_PER_TICK = Number(process.env.BENCH_POOL_ORDERS ?? 3);
 const MEASURE_MS = Number(process.env.BENCH_POOL_MS ?? 15_000);
-const COMMIT_CONNECTIONS = process.env.BENCH_POOL_CONNECTIONS ?? '64';
+/** unset: the worker's default WORKER_COMMIT_CONNECTIONS */
+const COMMIT_CONNECTIONS = process.env.BENCH_POOL_CONNECTIONS;
 const POOL_SIMS = Number(process.env.BENCH_POOL_SIMS ?? 240);
 const STEPS = (process.env.BENCH_POOL_STEPS ?? '100,250,500,1000,1500,2000').split(',').map(Number);
 
@@ -51,8 +52,12 @@ function feedOrders(redis: Redis, sims: () => string[]): () => Promise<void> {
   };
 }
 
+/** BENCH_POOL_PROFILE=<dir>: the density worker writes a V8 CPU profile there when it stops. */
+const PROFILE_DIR = process.env.BENCH_POOL_PROFILE;
+
 function worker(server: TestRedis, id: string, extra: Record<string, string> = {}): RoleProcess {
-  return spawnRole('worker', { REDIS_URL: server.url, SIM_ID: 'default', WORKER_ID: id, LOG_LEVEL: 'info', WORKER_HTTP_PORT: '0', WORLD_SYSTEMS: String(SYSTEMS), ...extra });
+  const nodeArgs = PROFILE_DIR && id === 'dense' ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  return spawnRole('worker', { REDIS_URL: server.url, SIM_ID: 'default', WORKER_ID: id, LOG_LEVEL: 'info', WORKER_HTTP_PORT: '0', WORLD_SYSTEMS: String(SYSTEMS), ...extra }, [], { nodeArgs });
 }
 
 async function portOf(p: RoleProcess): Promise<number> {
@@ -109,7 +114,7 @@ async function density(): Promise<Window | undefined> {
   const redis = server.client();
   let sims: string[] = [];
   const stopFeed = feedOrders(redis, () => sims);
-  const w = worker(server, 'dense', { WORKER_COMMIT_CONNECTIONS: COMMIT_CONNECTIONS });
+  const w = worker(server, 'dense', COMMIT_CONNECTIONS ? { WORKER_COMMIT_CONNECTIONS: COMMIT_CONNECTIONS } : {});
   try {
     const port = await portOf(w);
     const idle = await scrape(port);
@@ -242,9 +247,11 @@ async function poolPhases(): Promise<void> {
     const base2 = await ticks(redis, leavingSims);
     const sentAt = Date.now();
     leaving.kill('SIGTERM');
+    // polled while the worker is still stopping: its simulations may tick elsewhere before it exits
+    const handing = resumeTimes(redis, leavingSims, base2, sentAt);
     await leaving.exited;
     const exitMs = Date.now() - sentAt;
-    const handover = await resumeTimes(redis, leavingSims, base2, sentAt);
+    const handover = await handing;
     console.log(`SIGTERM of a worker holding ${leavingSims.length}: exit after ${exitMs} ms; its simulations tick again after p50 ${pct(handover, 0.5)} ms, p99 ${pct(handover, 0.99)} ms, max ${Math.max(...handover)} ms (one tick = ${TICK_MS} ms); load ${load()}`);
   } finally {
     await stopFeed();

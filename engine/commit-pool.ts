@@ -5,6 +5,9 @@
 // Connections are opened on demand, up to `max`, so a worker hosting one world has one.
 import { type CommitConnection, connectCommitRedis } from '../shared/redis.ts';
 
+/** most commit connections being opened at the same time */
+const OPENING_AT_ONCE = 8;
+
 export class CommitPool {
   private readonly all: CommitConnection[] = [];
   private readonly idle: CommitConnection[] = [];
@@ -52,8 +55,11 @@ export class CommitPool {
 
   private grow(): void {
     if (this.closed || this.all.length >= this.max) return;
-    // one connection opening at a time: a burst of demand does not open `max` at once
-    if (this.all.some((c) => c.redis.status === 'connecting' || c.redis.status === 'wait')) return;
+    // a few connections opening at a time: a burst of demand does not open `max` at once, but
+    // a worker taking hundreds of simulations (start, failover) is not held to one per round trip
+    let opening = 0;
+    for (const c of this.all) if (c.redis.status === 'connecting' || c.redis.status === 'connect' || c.redis.status === 'wait') opening += 1;
+    if (opening >= OPENING_AT_ONCE) return;
     // the first keeps the plain name (tests and operators find `sector-commit:<worker>` in CLIENT LIST)
     const n = this.all.length;
     const c = connectCommitRedis(this.url, n === 0 ? this.name : `${this.name}#${n}`);

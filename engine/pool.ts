@@ -163,16 +163,16 @@ export class WorkerPool {
       .zadd(WORKERS_KEY, now + this.ttl, this.workerId)
       .hset(WORKER_INFO_KEY, this.workerId, JSON.stringify(report))
       .zremrangebyscore(WORKERS_KEY, '-inf', now)
-      .zrangebyscore(WORKERS_KEY, `(${now}`, '+inf')
+      .zrangebyscore(WORKERS_KEY, `(${now}`, '+inf', 'WITHSCORES')
       .zrange(SIMS_INDEX_KEY, 0, -1)
       .exec();
     const err = first?.find(([e]) => e)?.[0];
     if (err) throw err;
     if (this.stopping) return;
-    const workers = (first![3]![1] as string[]).sort();
+    const { live, placing: workers } = this.readWorkers(first![3]![1] as string[], now);
     const simIds = first![4]![1] as string[];
-    this.liveCount = workers.length;
-    metrics.poolWorkers.set(workers.length);
+    this.liveCount = live.length;
+    metrics.poolWorkers.set(live.length);
     metrics.poolSims.set(simIds.length);
 
     // who holds what: ours from memory, the others from their lease values
@@ -209,10 +209,29 @@ export class WorkerPool {
     this.updateHeld();
 
     // the pool's balance as the heartbeat reports show it
-    const infos = workers.length > 0 ? await this.general.hmget(WORKER_INFO_KEY, ...workers) : [];
-    const helds = infos.map((raw, i) => (workers[i] === this.workerId ? this.runners.size : raw ? (JSON.parse(raw) as WorkerReport).held : 0));
+    const infos = live.length > 0 ? await this.general.hmget(WORKER_INFO_KEY, ...live) : [];
+    const helds = infos.map((raw, i) => (live[i] === this.workerId ? this.runners.size : raw ? (JSON.parse(raw) as WorkerReport).held : 0));
     const b = balance(helds);
     if (b !== null) metrics.poolBalance.set(b);
+  }
+
+  /**
+   * From ZRANGEBYSCORE .. WITHSCORES: every live worker, and the ones placement counts. A
+   * worker whose heartbeat has not been refreshed for half a TTL (it refreshes every round,
+   * a tenth of one) is most likely dead (kill -9): it is left out of the target, so that its
+   * simulations are taken as soon as their leases expire instead of once its heartbeat does
+   * too. Only free leases are ever taken, so a slow worker counted out keeps what it holds.
+   */
+  private readWorkers(flat: string[], now: number): { live: string[]; placing: string[] } {
+    const live: string[] = [];
+    const placing: string[] = [];
+    const freshAfter = now + this.ttl / 2;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const id = flat[i]!;
+      live.push(id);
+      if (id === this.workerId || Number(flat[i + 1]) > freshAfter) placing.push(id);
+    }
+    return { live: live.sort(), placing: placing.sort() };
   }
 
   private updateHeld(): void {
@@ -401,12 +420,15 @@ export class WorkerPool {
     // 10 s the process has to stop (I8); unreleased leases then simply expire.
     const within = (ms: number, p: Promise<unknown> | null) => Promise.race([(p ?? Promise.resolve()).catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
     await within(1000, this.roundRunning);
+    // Leave the pool first: the others' next round (woken by `left`, then by each `released`)
+    // already counts one worker fewer, so its target covers the simulations handed over here.
+    // Leaving while still holding leases is safe: others only take leases that are free.
+    await within(500, leavePool(this.general, this.workerId));
     // idle runners now; the ones mid-tick when their tick ends (afterWake sees `stopping`)
     const idle = [...this.runners.values()].filter((r) => !r.running);
     await within(1500, this.releaseNow(idle));
     const until = Date.now() + 5000;
     while (this.runners.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    await within(500, leavePool(this.general, this.workerId));
     this.updateHeld();
     this.commits.close();
     for (const c of [this.general, this.subscriber]) c.disconnect();

@@ -138,7 +138,10 @@ export class SimRunner implements Scheduled {
     // EXEC, so the token and meta checks come after the WATCH. One round trip.
     const guess = this.cache;
     const p = c.pipeline().watch(k.lease, k.snapshot, k.events, k.meta).get(k.lease).hget(k.snapshot, SnapshotField.rev).xrevrange(k.events, '+', '-', 'COUNT', 1).hmget(k.meta, ...META_READ);
+    // with a cached world, its next orders; without one, the whole snapshot (a world just taken
+    // over loads in this round trip, not one more)
     if (guess) p.xrange(k.orders, ordersAfter(guess.world.meta.lastOrderId), '+', 'COUNT', cfg.ORDERS_PER_TICK);
+    else p.hgetall(k.snapshot);
     const replies = (await p.exec()) ?? [];
     const readError = replies.find(([err]) => err);
     if (readError) throw readError[0];
@@ -156,7 +159,7 @@ export class SimRunner implements Scheduled {
     this.tickDelayMs = Number(meta[1]);
     if (this.paused) return this.renewInMulti(commit, epoch, started);
     const rev = replies[2]?.[1] as string | null;
-    const { world, prev, seeded } = await this.loadOrSeed(c, rev, meta);
+    const { world, prev, seeded } = await this.loadOrSeed(c, rev, meta, guess ? undefined : (replies[5]?.[1] as Record<string, string>));
     if (!this.started && !seeded) {
       // Just taken over: keep the world's own schedule (its last tick time + the delay), so
       // a move costs at most one tick period and hosted worlds keep their spread phases.
@@ -293,11 +296,12 @@ export class SimRunner implements Scheduled {
     return 'waiting';
   }
 
-  private async loadOrSeed(c: Redis, rev: string | null, meta: (string | null)[]): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
+  /** `hash`: the snapshot as read in the WATCH pipeline, when it was (no cached world then). */
+  private async loadOrSeed(c: Redis, rev: string | null, meta: (string | null)[], hash?: Record<string, string>): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
     const k = this.keys;
     if (this.cache && rev !== null && this.cache.rev === rev) return { world: this.cache.world, prev: this.cache, seeded: false };
     const loadStarted = Date.now();
-    const stored = decodeSnapshotHash(await c.hgetall(k.snapshot));
+    const stored = decodeSnapshotHash(hash ?? (await c.hgetall(k.snapshot)));
     if (stored) {
       this.budget.recordLoad(Date.now() - loadStarted);
       this.log.info({ tick: stored.world.meta.tick, ms: Date.now() - loadStarted }, 'loaded the world from Redis');

@@ -34,10 +34,12 @@ const running = new Set<RoleProcess>();
 export interface SpawnOptions {
   /** in a process group of its own, as a terminal starts a command: signal the group with -pid */
   detached?: boolean;
+  /** extra node flags before the script (the bench's --cpu-prof, not allowed in NODE_OPTIONS) */
+  nodeArgs?: string[];
 }
 
 export function spawnRole(role: string, env: Record<string, string>, args: string[] = [], opts: SpawnOptions = {}): RoleProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, path.join(REPO_ROOT, 'main.ts'), role, ...args], {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'main.ts'), role, ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
