@@ -59,6 +59,8 @@ export class WorkerPool {
   private liveCount = 1;
   private defaultRegistered = false;
   private roundFailures = 0;
+  /** set by a round that saw a silent worker's leases: run the next round when the first expires */
+  private expiryRoundInMs: number | null = null;
   /** tick-attempt failures not yet logged (logged at most once a second, pool-wide) */
   private failureLog = { count: 0, last: 0 };
 
@@ -143,7 +145,10 @@ export class WorkerPool {
           this.roundRunning = null;
           const again = this.roundAgain;
           this.roundAgain = false;
-          this.scheduleRound(again ? 0 : this.roundMs * (this.roundFailures > 0 ? Math.min(8, 2 ** this.roundFailures) : 1));
+          const expiry = this.expiryRoundInMs;
+          this.expiryRoundInMs = null;
+          const next = this.roundMs * (this.roundFailures > 0 ? Math.min(8, 2 ** this.roundFailures) : 1);
+          this.scheduleRound(again ? 0 : Math.min(next, expiry ?? Infinity));
         });
     }, delayMs);
   }
@@ -185,6 +190,7 @@ export class WorkerPool {
       holderOf.set(id, h === this.workerId ? `${h}#earlier` : h);
     });
     const sims = simIds.map((id) => ({ id, holder: this.runners.has(id) ? this.workerId : (holderOf.get(id) ?? null) }));
+    await this.planExpiryRound(holderOf, workers);
     const target = targetFor(sims.length, Math.max(1, workers.includes(this.workerId) ? workers.length : workers.length + 1));
     const decision = decidePlacement({ self: this.workerId, workers, sims, maxReleases: Math.max(1, Math.ceil(target / 4)), maxAcquires: 500 });
 
@@ -213,6 +219,21 @@ export class WorkerPool {
     const helds = infos.map((raw, i) => (live[i] === this.workerId ? this.runners.size : raw ? (JSON.parse(raw) as WorkerReport).held : 0));
     const b = balance(helds);
     if (b !== null) metrics.poolBalance.set(b);
+  }
+
+  /**
+   * Leases held by workers that placement does not count (silent: most likely dead) expire on
+   * their own; the next round runs just after the first of them does, not up to a round later.
+   */
+  private async planExpiryRound(holderOf: Map<string, string | null>, counted: readonly string[]): Promise<void> {
+    const orphans: string[] = [];
+    for (const [id, h] of holderOf) if (h !== null && !counted.includes(h)) orphans.push(id);
+    if (orphans.length === 0) return;
+    const p = this.general.pipeline();
+    for (const id of orphans) p.pttl(simKeys(id).lease);
+    let soonest = Infinity;
+    for (const [e, ms] of (await p.exec()) ?? []) if (!e && Number(ms) > 0) soonest = Math.min(soonest, Number(ms));
+    if (soonest < Infinity) this.expiryRoundInMs = soonest + 5;
   }
 
   /**
