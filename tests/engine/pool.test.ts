@@ -178,7 +178,9 @@ describe('a pool of worker processes', () => {
     await recorder!.stop();
     for (const id of sims) {
       const commits = recorder!.of(id);
-      expect(commits.length, id).toBeGreaterThan(10);
+      // a handful at least, so the check below judges real commits (the whole file runs in
+      // ~12 s now that handovers are quick: a world of the killed worker commits ~15 ticks)
+      expect(commits.length, id).toBeGreaterThan(3);
       expect(await tickViolations(redis, id, commits), id).toEqual([]);
     }
     // nobody saw a command refused inside a commit (a replayed XADD id would be)
