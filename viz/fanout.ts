@@ -142,6 +142,8 @@ export class Fanout {
     if (!first || !last) return;
     const endTimer = this.opts.metrics.broadcastSeconds.startTimer();
     const batch: Batch = { firstId: first.id, lastId: last.id, events, payload: encodeMessage({ type: 'events', events }) };
+    // the next state is of a new world, whatever its tick
+    if (events.some((e) => e.type === 'world_created')) this.latestState = null;
     for (const client of this.clients) {
       if (client.live) this.deliver(client, batch);
       else if (this.isOpen(client)) this.hold(client, batch);
@@ -202,16 +204,17 @@ export class Fanout {
 
   private deliver(client: Client, batch: Batch): void {
     const after = client.after;
+    let sent = batch.events;
     if (after !== null) {
       if (compareStreamIds(batch.lastId, after) <= 0) return;
       client.after = null;
       if (compareStreamIds(batch.firstId, after) <= 0) {
-        const fresh = batch.events.filter((e) => compareStreamIds(e.id, after) > 0);
-        this.send(client, encodeMessage({ type: 'events', events: fresh }));
-        return;
-      }
-    }
-    this.send(client, batch.payload);
+        sent = batch.events.filter((e) => compareStreamIds(e.id, after) > 0);
+        this.send(client, encodeMessage({ type: 'events', events: sent }));
+      } else this.send(client, batch.payload);
+    } else this.send(client, batch.payload);
+    // A new world in the same stream (the next round): the client's map is of the old one.
+    if (client.hasWorld && sent.some((e) => e.type === 'world_created')) this.close(client, CloseCode.worldReset, 'a new world was created; reconnect for its snapshot');
   }
 
   private hold(client: Client, batch: Batch): void {

@@ -279,7 +279,7 @@ describe('the canvas map in Chromium', () => {
     await page.close();
   });
 
-  it('a world that ends shows its winner, live and on a page opened afterwards', async () => {
+  it('a world that ends shows its winner, live and on a page opened afterwards, and the next round says who won the last', async () => {
     const simId = 'map-ended';
     const keys = simKeys(simId);
     const fixture = await seedFixtureWorld(redis, keys, 30, 3);
@@ -300,6 +300,16 @@ describe('the canvas map in Chromium', () => {
     // A page opened later finds it in the retained events.
     const later = await openPage(port);
     await expect.poll(() => later.page.locator('#banner .winner').getAttribute('data-winner'), { timeout: 20_000 }).toBe('Crimson');
+
+    // The next round: a new world in the same stream. The viz closes the page's socket (4002),
+    // the page takes the new world's snapshot and says who won the round before.
+    const snapshots = () => page.locator('#log li', { hasText: 'snapshot at tick' }).count();
+    const snapshotsBefore = await snapshots();
+    await fixture.commitTick(3, [{ type: 'world_created', tick: 3, ts: Date.now(), systems: 30, factions: fixture.world.meta.factions.map((f) => f.id), seed: 8, round: 1 }]);
+    await expect.poll(() => page.locator('#banner').textContent(), { timeout: 20_000 }).toContain('Crimson won the last round');
+    expect(await page.locator('#banner').getAttribute('class')).toContain('past');
+    expect(await snapshots()).toBe(snapshotsBefore + 1); // a fresh snapshot, of the new world
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-next-round.png') });
     expect([...errors, ...later.errors]).toEqual([]);
     await page.close();
     await later.page.close();

@@ -162,19 +162,22 @@ function drawTimeline() {
 
 function drawBanner() {
   const ended = view.history.worldEnded();
+  const previous = ended ? null : view.history.previousEnd;
   const banner = $('banner');
-  banner.hidden = !ended;
-  if (!ended) return;
-  const f = view.world?.factions[view.factionIndex.get(ended.winner)];
+  banner.hidden = !ended && !previous;
+  banner.classList.toggle('past', Boolean(previous));
+  const shown = ended ?? previous;
+  if (!shown) return;
+  const f = view.world?.factions[view.factionIndex.get(shown.winner)];
   banner.replaceChildren();
   const title = document.createElement('span');
   title.className = 'winner';
-  title.dataset.winner = ended.winner;
-  title.textContent = `${f?.name ?? ended.winner} wins`;
+  title.dataset.winner = shown.winner;
+  title.textContent = ended ? `${f?.name ?? shown.winner} wins` : `${f?.name ?? shown.winner} won the last round`;
   if (f) title.style.color = f.color;
   const reason = document.createElement('span');
   reason.className = 'reason';
-  reason.textContent = `${ended.reason} · tick ${ended.tick}`;
+  reason.textContent = ended ? `${shown.reason} · tick ${shown.tick}` : `${shown.reason} · a new round is on`;
   banner.append(title, reason);
 }
 

@@ -20,6 +20,8 @@ export function createHistory() {
     complete: false,
     /** samples from live `state` messages: {tick, systems:[...], ships:[...]} */
     live: [],
+    /** how the previous round ended (its world_ended event), when this world is a next round */
+    previousEnd: null,
     generation: 0,
   };
 
@@ -28,6 +30,7 @@ export function createHistory() {
     h.oldestTick = null;
     h.complete = false;
     h.live = [];
+    h.previousEnd = null;
     h.generation += 1;
   };
 
@@ -58,6 +61,15 @@ export function createHistory() {
       if (!res.ok) throw new Error(`events.json: HTTP ${res.status}`);
       const page = await res.json();
       if (generation !== h.generation) return; // another simulation or world meanwhile
+      // Events before the newest world_created are an older world's (an earlier round): the
+      // history stops there, remembering how that round ended.
+      const created = page.events.findLastIndex((e) => e.type === 'world_created');
+      if (created >= 0) {
+        h.previousEnd = page.events.slice(0, created).findLast((e) => e.type === 'world_ended') ?? null;
+        h.events.unshift(...page.events.slice(created));
+        h.oldestTick = page.events[created].tick;
+        break;
+      }
       h.events.unshift(...page.events);
       if (page.events.length) h.oldestTick = page.events[0].tick;
       cursor = page.events[0]?.id ?? cursor;
