@@ -66,6 +66,23 @@ const camera = (page: Page) => page.evaluate(() => ({ ...window.sectorView.map.c
 const field = (page: Page, name: string) => page.locator(`#details [data-field="${name}"]`);
 const screenOf = (page: Page, id: number) => page.evaluate((sid) => window.sectorView.map.screenOf(sid), id);
 
+/** Waits for labels in the last frame and checks that no two of them overlap; returns how many. */
+async function expectLabelsApart(page: Page): Promise<number> {
+  const labels = await pollUntil(async () => {
+    const stats = await page.evaluate(() => window.sectorView.map.stats);
+    return stats.labels > 0 && (stats.labelBoxes?.length ?? 0) > 5 ? stats.labelBoxes! : undefined;
+  }, 'labels drawn');
+  for (let a = 0; a < labels.length; a++) {
+    for (let b = a + 1; b < labels.length; b++) {
+      const [ax, ay, aw, ah] = labels[a] as [number, number, number, number];
+      const [bx, by, bw, bh] = labels[b] as [number, number, number, number];
+      const overlap = ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+      expect(overlap, `labels ${a} and ${b} overlap`).toBe(false);
+    }
+  }
+  return labels.length;
+}
+
 describe('the canvas map in Chromium', () => {
   it('zooms at the cursor, pans by dragging, fits the world again, and its labels never overlap', async () => {
     const simId = 'map-zoom';
@@ -110,24 +127,16 @@ describe('the canvas map in Chromium', () => {
     expect(Math.abs(after.y - anchor!.y)).toBeLessThan(1);
 
     // Close up: garrisons and names are drawn, and no two labels overlap.
-    const labels = await pollUntil(async () => {
-      const stats = await page.evaluate(() => window.sectorView.map.stats);
-      return stats.labels > 0 && (stats.labelBoxes?.length ?? 0) > 5 ? stats.labelBoxes! : undefined;
-    }, 'labels drawn close up');
-    for (let a = 0; a < labels.length; a++) {
-      for (let b = a + 1; b < labels.length; b++) {
-        const [ax, ay, aw, ah] = labels[a] as [number, number, number, number];
-        const [bx, by, bw, bh] = labels[b] as [number, number, number, number];
-        const overlap = ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
-        expect(overlap, `labels ${a} and ${b} overlap`).toBe(false);
-      }
-    }
+    await expectLabelsApart(page);
     await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-zoom.png') });
 
     // Fit: the whole world in view again.
     await page.locator('#zoom-fit').click();
     expect((await camera(page)).scale).toBeCloseTo(fitted.scale, 5);
     await pollUntil(async () => ((await systemsDrawn(page)) === 400 ? true : undefined), 'all systems in view after fit');
+    // Fitted, systems are closer than their names are long: names are left out rather than stacked.
+    const fittedLabels = await expectLabelsApart(page);
+    expect(fittedLabels).toBeLessThan(400);
     await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-fit.png') });
     expect(errors).toEqual([]);
     await page.close();
