@@ -19,14 +19,15 @@ export interface Verdict {
 export function judge(world: World): Verdict | null {
   const rule = parseVictory(world.meta.params.victory ?? 'none');
   const factions = world.meta.factions;
-  if (!rule || factions.length < 2 || (!rule.homes && rule.share === null)) return null;
+  if (!rule || factions.length < 2 || (!rule.homes && rule.share === null && rule.ticks === null)) return null;
   if (rule.homes) {
     const owner = getSystem(world, factions[0]!.home)?.owner ?? null;
     if (owner !== null && factions.every((f) => getSystem(world, f.home)?.owner === owner)) {
       return { winner: owner, reason: `homes: ${owner} holds every home system` };
     }
   }
-  if (rule.share !== null) {
+  const timeUp = rule.ticks !== null && world.meta.tick - (world.meta.params.startTick ?? 0) >= rule.ticks;
+  if (rule.share !== null || timeUp) {
     const held = new Map<string, number>(factions.map((f) => [f.id, 0]));
     let total = 0;
     for (const s of allSystems(world)) {
@@ -34,8 +35,13 @@ export function judge(world: World): Verdict | null {
       if (s.owner !== null && held.has(s.owner)) held.set(s.owner, held.get(s.owner)! + 1);
     }
     let best: string | null = null;
-    for (const f of factions) if (held.get(f.id)! * 100 >= rule.share * total && (best === null || held.get(f.id)! > held.get(best)!)) best = f.id;
+    for (const f of factions) if (held.get(f.id)! * 100 >= (rule.share ?? 101) * total && (best === null || held.get(f.id)! > held.get(best)!)) best = f.id;
     if (best !== null) return { winner: best, reason: `share:${rule.share}: ${best} holds ${held.get(best)} of ${total} systems` };
+    if (timeUp) {
+      // time is up: the most systems wins, a tie to the earlier faction
+      const leader = factions.reduce((a, f) => (held.get(f.id)! > held.get(a.id)! ? f : a)).id;
+      return { winner: leader, reason: `ticks:${rule.ticks}: time is up; ${leader} holds the most systems, ${held.get(leader)} of ${total}` };
+    }
   }
   return null;
 }
@@ -65,7 +71,7 @@ export function nextRoundWorld(world: World, ts: number): World {
   const start = tick + 1;
   const systems = chunkSystems([...allSystems(fresh)].map((s) => ({ ...s, since: start })));
   return {
-    meta: { ...fresh.meta, params: { ...fresh.meta.params, victory: params.victory, nextRoundS: params.nextRoundS, round }, tick: start, lastOrderId, nextFleetId },
+    meta: { ...fresh.meta, params: { ...fresh.meta.params, victory: params.victory, nextRoundS: params.nextRoundS, round, startTick: start }, tick: start, lastOrderId, nextFleetId },
     systems,
     fleets: {},
   };

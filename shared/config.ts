@@ -144,11 +144,12 @@ export const ConfigSchema = z.object({
   WORLD_FACTIONS: number({ min: 1, max: 16, int: true, default: 4 }),
   WORLD_SEED: number({ min: 0, max: 2 ** 32 - 1, int: true, default: 42 }),
   /**
-   * when the default world's match ends (shared/victory.ts). The default ends a four-bot game
-   * once one faction has taken every home or half the map, which a leading faction reaches;
-   * "homes" alone can drag on while a beaten faction keeps a last, well-garrisoned home.
+   * when the default world's match ends (shared/victory.ts): every home, half the map, or else
+   * the most systems after 1200 ticks (10 min at the default tick). The tick limit is what ends
+   * the demo: the four local bots on the default world stop gaining territory after ~300 ticks
+   * (measured on the pure engine, README "The end of a match").
    */
-  WORLD_VICTORY: text('homes,share:50', /^.*$/).superRefine((v, ctx) => {
+  WORLD_VICTORY: text('homes,share:50,ticks:1200', /^.*$/).superRefine((v, ctx) => {
     if (parseVictory(v) === null) ctx.addIssue({ code: 'custom', message: `expected ${VICTORY_HELP}, got ${JSON.stringify(v)}` });
   }),
   /** seconds between the end of the default world's match and its next round; "off": none */

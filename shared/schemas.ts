@@ -71,6 +71,8 @@ export const WorldParams = z.object({
   nextRoundS: z.number().int().min(0).optional(),
   /** the round this world is (0 the first); absent: 0 */
   round: z.number().int().min(0).optional(),
+  /** the tick this round's world started at (a next round goes on from the old world's ticks); absent: 0 */
+  startTick: z.number().int().min(0).optional(),
 });
 export type WorldParams = z.infer<typeof WorldParams>;
 

@@ -25,7 +25,7 @@ export interface ApiHarness {
 }
 
 export function testConfig(redisUrl: string, env: Record<string, string> = {}): Config {
-  return parseConfig({ REDIS_URL: redisUrl, PORT: '0', API_TOKENS, LOG_LEVEL: 'silent', SIM_ID: 'apitest', ...env });
+  return parseConfig({ REDIS_URL: redisUrl, PORT: '0', API_TOKENS, LOG_LEVEL: 'silent', SIM_ID: 'apitest', WORLD_VICTORY: 'none', ...env });
 }
 
 export async function startApiHarness(env: Record<string, string> = {}): Promise<ApiHarness> {

@@ -32,6 +32,7 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     LEASE_TTL_MS: '2000',
     WORLD_SYSTEMS: '30',
     WORLD_FACTIONS: '2',
+    WORLD_VICTORY: 'none', // two bots for long: no match end unless a test asks
     LOG_LEVEL: 'silent',
     ...env,
   });

@@ -26,21 +26,25 @@ function oracle(w: World, spec: string): string[] {
   const systems = [...allSystems(w)];
   const homeOwners = new Set(factions.map((f) => systems[f.home]!.owner));
   if (rule.homes && homeOwners.size === 1 && !homeOwners.has(null)) return [...homeOwners] as string[];
-  if (rule.share === null) return [];
   const counts = factions.map((f) => systems.filter((s) => s.owner === f.id).length);
-  const qualifying = factions.filter((_, i) => counts[i]! / systems.length >= rule.share! / 100);
-  if (qualifying.length === 0) return [];
-  const most = Math.max(...qualifying.map((f) => counts[factions.indexOf(f)]!));
-  return [qualifying.find((f) => counts[factions.indexOf(f)] === most)!.id];
+  const mostOf = (among: typeof factions) => {
+    const most = Math.max(...among.map((f) => counts[factions.indexOf(f)]!));
+    return [among.find((f) => counts[factions.indexOf(f)] === most)!.id];
+  };
+  const qualifying = rule.share === null ? [] : factions.filter((_, i) => counts[i]! / systems.length >= rule.share! / 100);
+  if (qualifying.length > 0) return mostOf(qualifying);
+  if (rule.ticks !== null && w.meta.tick - (w.meta.params.startTick ?? 0) >= rule.ticks) return mostOf(factions);
+  return [];
 }
 
 describe('parseVictory', () => {
   it('accepts none, homes, share:N (1-100) and both; refuses the rest', () => {
-    expect(parseVictory('none')).toEqual({ homes: false, share: null });
-    expect(parseVictory('homes')).toEqual({ homes: true, share: null });
-    expect(parseVictory('share:60')).toEqual({ homes: false, share: 60 });
-    expect(parseVictory('homes, share:100')).toEqual({ homes: true, share: 100 });
-    for (const bad of ['', 'all', 'share:0', 'share:101', 'share:', 'homes,homes', 'none,homes', 'share:5,share:6']) expect(parseVictory(bad), bad).toBeNull();
+    expect(parseVictory('none')).toEqual({ homes: false, share: null, ticks: null });
+    expect(parseVictory('homes')).toEqual({ homes: true, share: null, ticks: null });
+    expect(parseVictory('share:60')).toEqual({ homes: false, share: 60, ticks: null });
+    expect(parseVictory('homes, share:100')).toEqual({ homes: true, share: 100, ticks: null });
+    expect(parseVictory('homes,share:50,ticks:1200')).toEqual({ homes: true, share: 50, ticks: 1200 });
+    for (const bad of ['', 'all', 'share:0', 'share:101', 'share:', 'homes,homes', 'none,homes', 'share:5,share:6', 'ticks:0', 'ticks:', 'ticks:1,ticks:2']) expect(parseVictory(bad), bad).toBeNull();
   });
 });
 
@@ -73,6 +77,23 @@ describe('the victory rule', () => {
     expect(r.world.meta.ended).toEqual(w.meta.ended);
   });
 
+  it('ends a round that reaches its tick limit, naming the faction with the most systems; a next round gets its own limit', () => {
+    let w = generateWorld({ systems: 12, factions: 3, seed: 7, victory: 'ticks:3', nextRoundS: 0 });
+    const azure = w.meta.factions[2]!.id;
+    w = advance(w, [admin('1-0', azure, 0)], 1000).world;
+    w = advance(w, [], 2000).world;
+    expect(w.meta.ended).toBeUndefined();
+    let r = advance(w, [], 3000);
+    expect(ended(r.events)).toEqual([expect.objectContaining({ tick: 3, winner: azure, reason: expect.stringMatching(/^ticks:3: time is up/) })]);
+    r = advance(r.world, [], 4000); // the next round, from tick 4
+    expect(r.world.meta.params.startTick).toBe(4);
+    w = r.world;
+    for (const ts of [5000, 6000]) w = advance(w, [], ts).world;
+    expect(w.meta.ended).toBeUndefined();
+    // a tie (one system each): the earlier faction
+    expect(advance(w, [], 7000).world.meta.ended).toMatchObject({ tick: 7, winner: 'BotFaction' });
+  });
+
   it('never ends a world under "none", nor a world of one faction', () => {
     for (const [spec, factions] of [['none', 2], ['homes,share:1', 1]] as const) {
       let w = world(spec, { systems: 4, factions });
@@ -82,7 +103,12 @@ describe('the victory rule', () => {
   });
 
   it('fires exactly when the condition holds, names the oracle\'s winner, and never twice (property)', () => {
-    const spec = fc.oneof(fc.constant('homes'), fc.integer({ min: 1, max: 100 }).map((n) => `share:${n}`), fc.integer({ min: 1, max: 100 }).map((n) => `homes,share:${n}`));
+    const spec = fc.oneof(
+      fc.constant('homes'),
+      fc.integer({ min: 1, max: 100 }).map((n) => `share:${n}`),
+      fc.integer({ min: 1, max: 100 }).map((n) => `homes,share:${n}`),
+      fc.tuple(fc.integer({ min: 30, max: 100 }), fc.integer({ min: 1, max: 30 })).map(([n, t]) => `homes,share:${n},ticks:${t}`),
+    );
     const step = fc.array(fc.record({ faction: fc.nat(), system: fc.nat() }), { maxLength: 6 });
     let fired = 0;
     fc.assert(
@@ -141,7 +167,7 @@ describe('the next round', () => {
     const r = advance(w, [], 6000);
     expect(r.world.meta.ended).toBeUndefined();
     expect(r.world.meta.tick).toBe(2);
-    expect(r.world.meta.params).toEqual({ systems: 4, factions: 2, seed: roundSeed(7, 1), victory: 'share:50', nextRoundS: 5, round: 1 });
+    expect(r.world.meta.params).toEqual({ systems: 4, factions: 2, seed: roundSeed(7, 1), victory: 'share:50', nextRoundS: 5, round: 1, startTick: 2 });
     expect(r.world.meta.lastOrderId).toBe(w.meta.lastOrderId);
     expect(r.events).toEqual([
       { type: 'tick', tick: 2, ts: 6000, orders: 0, lastOrderId: w.meta.lastOrderId },

@@ -23,7 +23,7 @@ export async function startInProcessWorker(env: Record<string, string>, hooks: W
       done();
     },
   });
-  const config = parseConfig({ LOG_LEVEL: 'silent', ...env });
+  const config = parseConfig({ LOG_LEVEL: 'silent', WORLD_VICTORY: 'none', ...env }); // no match end unless asked
   const log = pino({ level: 'debug', base: { who: config.WORKER_ID } }, sink);
   // A worker hosts every registered simulation; the test's hooks are about its own (SIM_ID).
   const beforeExec = hooks.beforeExec;

@@ -41,7 +41,9 @@ export interface SpawnOptions {
 export function spawnRole(role: string, env: Record<string, string>, args: string[] = [], opts: SpawnOptions = {}): RoleProcess {
   const child = spawn(process.execPath, [...NODE_ARGS, ...(opts.nodeArgs ?? []), path.join(REPO_ROOT, 'main.ts'), role, ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', ...env },
+    // WORLD_VICTORY none unless a test asks: the default (a tick limit among others) would end a
+    // long-running test's default world and reject the orders it sends
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'debug', WORLD_VICTORY: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached,
   });

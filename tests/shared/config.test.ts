@@ -37,8 +37,8 @@ describe('parseConfig', () => {
 });
 
 describe('the victory condition and the next round', () => {
-  it('defaults to homes or half the map, a next round after 30 s; accepts none/homes/share:N and "off"', () => {
-    expect(parseConfig({})).toMatchObject({ WORLD_VICTORY: 'homes,share:50', WORLD_NEXT_ROUND_S: 30 });
+  it('defaults to homes, half the map or 1200 ticks, a next round after 30 s; accepts none/homes/share:N and "off"', () => {
+    expect(parseConfig({})).toMatchObject({ WORLD_VICTORY: 'homes,share:50,ticks:1200', WORLD_NEXT_ROUND_S: 30 });
     expect(parseConfig({ WORLD_VICTORY: 'share:75', WORLD_NEXT_ROUND_S: 'off' })).toMatchObject({ WORLD_VICTORY: 'share:75', WORLD_NEXT_ROUND_S: null });
     expect(parseConfig({ WORLD_VICTORY: 'none', WORLD_NEXT_ROUND_S: '0' })).toMatchObject({ WORLD_VICTORY: 'none', WORLD_NEXT_ROUND_S: 0 });
   });

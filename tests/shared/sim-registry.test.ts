@@ -19,7 +19,7 @@ async function keysOf(id: string): Promise<string[]> {
   return (await redis.keys(simKeys(id).all)).sort();
 }
 
-const defaults = { SIM_ID: 'default', WORLD_SYSTEMS: 60, WORLD_FACTIONS: 4, WORLD_SEED: 42, TICK_DELAY: 0.5, WORLD_VICTORY: 'homes,share:50', WORLD_NEXT_ROUND_S: 30 };
+const defaults = { SIM_ID: 'default', WORLD_SYSTEMS: 60, WORLD_FACTIONS: 4, WORLD_SEED: 42, TICK_DELAY: 0.5, WORLD_VICTORY: 'homes,share:50,ticks:1200', WORLD_NEXT_ROUND_S: 30 };
 
 describe('sim registry', () => {
   it('creates a simulation once, with defaults, and lists it', async () => {
