@@ -286,21 +286,37 @@ describe('live /metrics of a worker, an API, a viz and a bot, each a real proces
       await pollUntil(async () => (sample(await scrape(ports[role]), 'sector_redis_up') === 1 ? true : undefined), `${role} reporting Redis up`, 30_000, 100);
     }
     expect(sample(await scrape(ports.worker), 'sector_sim_tick_delay_seconds', `sim="${SIM}"`)).toBe(0.1);
+    // one world registered, held by this one worker
+    await pollUntil(async () => (sample(await scrape(ports.worker), 'sector_pool_sims') === 1 ? true : undefined), 'sector_pool_sims 1', 30_000, 100);
+    expect(sample(await scrape(ports.worker), 'sector_worker_sims_held')).toBe(1);
     const admin = { authorization: `Bearer ${BOT_TOKENS.admin}`, 'content-type': 'application/json' };
+    const post = async (text: string) => {
+      const r = await fetch(`http://127.0.0.1:${ports.api}/api/orders`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'note', faction: 'Azure', text }) });
+      expect(r.status, text).toBe(202);
+      return ((await r.json()) as { id: string }).id;
+    };
+    // one order consumed first: the stream then holds orders the world has already applied
+    // (kept for replay), which the count must leave out
+    const consumed = await post('consumed');
+    await pollUntil(async () => (((await (await fetch(`http://127.0.0.1:${ports.api}/api/orders/${consumed}`)).json()) as { status: string }).status !== 'pending' ? true : undefined), 'the first order consumed', 30_000, 100);
     const paused = await fetch(`http://127.0.0.1:${ports.api}/api/sims/${SIM}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ state: 'paused' }) });
     expect(paused.status, await paused.text()).toBe(200);
     await pollUntil(async () => (sample(await scrape(ports.worker), 'sector_sim_seconds_since_tick', `sim="${SIM}"`) === undefined ? true : undefined), 'the paused world leaving the tick-age gauge', 30_000, 100);
-    const before = sample(await scrape(ports.worker), 'sector_orders_waiting', `sim="${SIM}"`) ?? 0;
-    for (let i = 0; i < 3; i++) {
-      const r = await fetch(`http://127.0.0.1:${ports.api}/api/orders`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'note', faction: 'Azure', text: `waiting ${i}` }) });
-      expect(r.status, await r.text()).toBe(202);
-    }
-    // the bot may add its own orders to the paused world: at least these 3 are waiting
-    const waiting = await pollUntil(async () => {
+    expect(await consumedRetained()).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) await post(`waiting ${i}`);
+    // The count equals the stream's orders after the world's last consumed one. The bot may
+    // append orders meanwhile, so the stream is read before and after the scrape, until stable.
+    const expected = async () => (await redisServer.client().xlen(`sim:{${SIM}}:orders`)) - (await consumedRetained());
+    const seen: string[] = [];
+    await pollUntil(async () => {
+      const a = await expected();
       const n = sample(await scrape(ports.worker), 'sector_orders_waiting', `sim="${SIM}"`);
-      return n !== undefined && n >= before + 3 ? n : undefined;
-    }, '3 more orders waiting', 30_000, 100);
-    expect(waiting).toBe(await redisServer.client().xlen(`sim:{${SIM}}:orders`) - (await consumedRetained()));
+      const b = await expected();
+      seen.push(`${n} (stream: ${a}..${b})`);
+      return a === b && a >= 3 && n === a ? true : undefined;
+    }, 'sector_orders_waiting equal to the orders after the last consumed one', 30_000, 100).catch((err: Error) => {
+      throw new Error(`${err.message}; scraped: ${seen.slice(-5).join(', ')}`);
+    });
   });
 
   it('reports Redis unreachable (0) from the worker, the API and the viz once it is gone', { timeout: 90_000 }, async () => {
