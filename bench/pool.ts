@@ -275,6 +275,8 @@ async function poolPhases(): Promise<void> {
 async function main(): Promise<void> {
   console.log(`# machine: ${os.cpus().length} cores, load average (1 min) ${load()} at start`);
   const dense = await density();
+  // BENCH_POOL_ONLY=density: the density steps alone (an A/B of a worker setting)
+  if (process.env.BENCH_POOL_ONLY === 'density') return;
   const single = await baseline();
   console.log(`# baseline (today's model): 10 worker processes, one world each: RSS ${single.rssMbPerSim.toFixed(0)} MB per world, Node CPU ${single.cpuUsPerTick.toFixed(0)} µs per tick, lag p99 ${(single.lagP99 * 1000).toFixed(0)} ms; load ${load()}`);
   if (dense) {

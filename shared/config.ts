@@ -138,7 +138,7 @@ export const ConfigSchema = z.object({
   CHECKPOINT_EVERY_TICKS: number({ min: 0, max: 1_000_000, int: true, default: 20 }),
   CHECKPOINT_KEEP: number({ min: 1, max: 1000, int: true, default: 6 }),
   /** most commit connections a worker opens (each carries one simulation's WATCH..EXEC at a time) */
-  WORKER_COMMIT_CONNECTIONS: number({ min: 1, max: 1024, int: true, default: 256 }),
+  WORKER_COMMIT_CONNECTIONS: number({ min: 1, max: 1024, int: true, default: 64 }),
   // --- world generation (used when a simulation has no snapshot yet)
   WORLD_SYSTEMS: number({ min: 2, max: 1_000_000, int: true, default: 60 }),
   WORLD_FACTIONS: number({ min: 1, max: 16, int: true, default: 4 }),
