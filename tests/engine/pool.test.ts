@@ -6,7 +6,7 @@
 // commits and every events stream), no tick was committed twice or skipped (I1, I9).
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapshotField, simKeys } from '../../shared/keyspace.ts';
+import { POOL_CHANNEL, SnapshotField, simKeys } from '../../shared/keyspace.ts';
 import type { StoredEvent } from '../../shared/schemas.ts';
 import { type PoolCommitRecorder, recordCommitsOf, tickViolations } from '../helpers/commits.ts';
 import { killAllRoles, pollUntil, type RoleProcess, spawnRole } from '../helpers/processes.ts';
@@ -135,10 +135,23 @@ describe('a pool of worker processes', () => {
     const itsSims = await heldBy('w3');
     expect(itsSims.length).toBeGreaterThan(0);
     const base = await ticks(redis, itsSims);
+    // the announcements in the order every worker gets them
+    const announced: string[] = [];
+    const sub = server!.client();
+    await sub.subscribe(POOL_CHANNEL);
+    sub.on('message', (_channel: string, message: string) => announced.push(message));
     const sentAt = Date.now();
     victim.kill('SIGTERM');
     expect(await victim.exited).toBe(0);
     expect(Date.now() - sentAt).toBeLessThan(10_000);
+    await redis.publish(POOL_CHANNEL, 'marker end');
+    await pollUntil(() => (announced.includes('marker end') ? true : undefined), 'the announcements up to the marker');
+    sub.disconnect();
+    // It left the pool before its first release, so the standbys woken by `released` already
+    // count one worker fewer (a target that still counts it keeps them where they are).
+    const left = announced.indexOf('left w3');
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(announced.findIndex((m) => m.startsWith('released '))).toBeGreaterThan(left);
     expect(victim.logs.filter((l) => l.msg === 'lease released').map((l) => l.simId).sort()).toEqual(expect.arrayContaining(itsSims.sort()));
     await resumeTimes(itsSims, base, sentAt);
     // From the worlds' own clocks: the longest gap between consecutive ticks around the handover
