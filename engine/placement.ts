@@ -101,3 +101,23 @@ export function decidePlacement(input: PlacementInput): PlacementDecision {
   }
   return { target, acquire: [], release: [] };
 }
+
+/**
+ * From `ZRANGEBYSCORE sector:workers (now +inf WITHSCORES` (member, expiry, ...): every live
+ * worker, and the ones placement counts. A worker whose heartbeat has not been refreshed for
+ * half a TTL (it refreshes every round, a tenth of one) is most likely dead (kill -9): it is
+ * left out of the target, so that its simulations are taken as soon as their leases expire
+ * instead of once its heartbeat does too. Only free leases are ever taken, so a slow worker
+ * counted out keeps what it holds. `self` always counts.
+ */
+export function workersToPlace(flat: readonly string[], self: string, now: number, ttlMs: number): { live: string[]; placing: string[] } {
+  const live: string[] = [];
+  const placing: string[] = [];
+  const freshAfter = now + ttlMs / 2;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const id = flat[i]!;
+    live.push(id);
+    if (id === self || Number(flat[i + 1]) > freshAfter) placing.push(id);
+  }
+  return { live: live.sort(), placing: placing.sort() };
+}

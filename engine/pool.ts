@@ -16,7 +16,7 @@ import { connectRedis } from '../shared/redis.ts';
 import { ensureDefaultSim, poolMessage } from '../shared/sim-registry.ts';
 import { CommitPool } from './commit-pool.ts';
 import { DueHeap } from './due-heap.ts';
-import { decidePlacement, targetFor } from './placement.ts';
+import { decidePlacement, targetFor, workersToPlace } from './placement.ts';
 import { acquireLeases, newLeaseToken, releaseLeases, takeLease } from './sim-lease.ts';
 import { type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
@@ -174,7 +174,7 @@ export class WorkerPool {
     const err = first?.find(([e]) => e)?.[0];
     if (err) throw err;
     if (this.stopping) return;
-    const { live, placing: workers } = this.readWorkers(first![3]![1] as string[], now);
+    const { live, placing: workers } = workersToPlace(first![3]![1] as string[], this.workerId, now, this.ttl);
     const simIds = first![4]![1] as string[];
     this.liveCount = live.length;
     metrics.poolWorkers.set(live.length);
@@ -234,25 +234,6 @@ export class WorkerPool {
     let soonest = Infinity;
     for (const [e, ms] of (await p.exec()) ?? []) if (!e && Number(ms) > 0) soonest = Math.min(soonest, Number(ms));
     if (soonest < Infinity) this.expiryRoundInMs = soonest + 5;
-  }
-
-  /**
-   * From ZRANGEBYSCORE .. WITHSCORES: every live worker, and the ones placement counts. A
-   * worker whose heartbeat has not been refreshed for half a TTL (it refreshes every round,
-   * a tenth of one) is most likely dead (kill -9): it is left out of the target, so that its
-   * simulations are taken as soon as their leases expire instead of once its heartbeat does
-   * too. Only free leases are ever taken, so a slow worker counted out keeps what it holds.
-   */
-  private readWorkers(flat: string[], now: number): { live: string[]; placing: string[] } {
-    const live: string[] = [];
-    const placing: string[] = [];
-    const freshAfter = now + this.ttl / 2;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const id = flat[i]!;
-      live.push(id);
-      if (id === this.workerId || Number(flat[i + 1]) > freshAfter) placing.push(id);
-    }
-    return { live: live.sort(), placing: placing.sort() };
   }
 
   private updateHeld(): void {

@@ -4,7 +4,7 @@
 // bounded moves per round, and a join moving little more than the newcomer's share.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decidePlacement, rendezvousScore, targetFor } from '../../engine/placement.ts';
+import { decidePlacement, rendezvousScore, targetFor, workersToPlace } from '../../engine/placement.ts';
 
 type Holders = Map<string, string | null>;
 
@@ -163,5 +163,22 @@ describe('placement', () => {
     expect(decidePlacement({ self: 'a', workers: ['a', 'b'], sims: someFree, maxReleases: 5, maxAcquires: 5 }).acquire).toEqual([]);
     expect(decidePlacement({ self: 'b', workers: ['a', 'b'], sims: someFree, maxReleases: 5, maxAcquires: 5 }).acquire.sort()).toEqual(['s5', 's8', 's9']);
     expect(decidePlacement({ self: 'b', workers: ['a', 'b'], sims: someFree, maxReleases: 5, maxAcquires: 2 }).acquire).toHaveLength(2);
+  });
+});
+
+describe('workers placement counts', () => {
+  it('leaves out a worker whose heartbeat was not refreshed for half a TTL (a killed one), never itself', () => {
+    const now = 1_000_000;
+    const ttl = 5000;
+    // expiry = last heartbeat + ttl: w1 beat just now, w2 3 s ago (silent), w3 2 s ago, self 4 s ago
+    const flat = ['w2', String(now + 2000), 'self', String(now + 1000), 'w3', String(now + 3000), 'w1', String(now + ttl)];
+    const { live, placing } = workersToPlace(flat, 'self', now, ttl);
+    expect(live).toEqual(['self', 'w1', 'w2', 'w3']);
+    expect(placing).toEqual(['self', 'w1', 'w3']);
+    // so the survivors' target already covers the silent worker's simulations
+    const sims = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, holder: i < 3 ? 'self' : i < 6 ? 'w1' : i < 9 ? 'w3' : null }));
+    const d = decidePlacement({ self: 'self', workers: placing, sims, maxReleases: 1, maxAcquires: 50 });
+    expect(d.target).toBe(4);
+    expect(d.acquire.length).toBe(1);
   });
 });
