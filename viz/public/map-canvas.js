@@ -79,7 +79,9 @@ export function createCanvasMap(container, { onPick } = {}) {
     canvas.style.width = `${width}px`;
     canvas.style.height = `${height}px`;
     image = null;
-    if (geo && !cam.fitted) fit();
+    // a view still fitted to the world stays fitted (the page laid out after the world came,
+    // a window resized); a view the user zoomed or panned is kept as it is
+    if (geo && cam.fitted) fit();
     requestDraw();
   }
   new ResizeObserver(resize).observe(container);
