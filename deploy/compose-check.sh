@@ -4,7 +4,7 @@
 #   deploy/compose-check.sh
 # It runs `docker compose up --build -d`, then checks and measures:
 #   1. every service healthy (and `tokens` exited 0); the seconds that took, build included;
-#   2. an order posted with the admin token (read as the README says) is applied;
+#   2. an order posted with the admin token (read as docs/deployment.md says) is applied;
 #   3. failover: the worker holding the lease is killed (SIGKILL); the other takes over, the world ticks on;
 #   4. Redis restarted: the world ticks on from where it was, and an order is applied again;
 #   5. memory per container (`docker stats --no-stream`) and the image size.

@@ -23,7 +23,7 @@ const TTL = 5000;
  * lease (or a heartbeat several times longer) would still miss this bound
  */
 const SLACK_MS = 7000;
-/** the join bound this pool states (README "Many worlds"), plus the slack above */
+/** the join bound this pool states (docs/architecture.md, "Many worlds"), plus the slack above */
 const REBALANCE_MS = 10_000;
 
 let server: TestRedis | undefined;
