@@ -20,6 +20,7 @@ import { PROMETHEUS_RULE_FILE, prometheusRuleYaml, RULES_FILE } from '../../depl
 import { BOT_TOKENS, API_TOKENS_ENV } from '../bot/tokens.ts';
 import { killAllRoles, pollUntil, REPO_ROOT, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { headingAnchors } from '../helpers/markdown-links.ts';
 import { readCompose, renderKustomization, repoFile } from './deployment-files.ts';
 import { manifestProblems } from './k8s-schema.ts';
 import { exportedFamilies, grafanaToPromql, isExported, metricNames } from './promql-names.ts';
@@ -79,7 +80,7 @@ describe('alerting rules', () => {
 
   it('point each alert at its runbook section in docs/monitoring.md', () => {
     const doc = repoFile('docs/monitoring.md');
-    const anchors = new Set([...doc.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+    const anchors = headingAnchors(doc);
     for (const a of alertRules) {
       const url = a.annotations?.runbook_url ?? '';
       expect(url, `${a.alert} runbook_url`).toMatch(/^docs\/monitoring\.md#/);

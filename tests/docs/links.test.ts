@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { brokenLinks, githubSlug, headingAnchors } from './markdown-links.ts';
+import { brokenLinks, githubSlug, headingAnchors } from '../helpers/markdown-links.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const docs = [join(root, 'README.md'), ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(root, 'docs', f))];

@@ -16,8 +16,8 @@ export interface BrokenLink extends MarkdownLink {
   reason: string;
 }
 
-/** Lines outside fenced code blocks, with inline code spans blanked out (links there are text). */
-function proseLines(text: string): Array<{ line: number; text: string }> {
+/** Lines outside fenced code blocks (1-based numbers): what Markdown renders as prose or headings. */
+function linesOutsideFences(text: string): Array<{ line: number; text: string }> {
   const out: Array<{ line: number; text: string }> = [];
   let fence: string | null = null;
   text.split('\n').forEach((raw, i) => {
@@ -28,7 +28,7 @@ function proseLines(text: string): Array<{ line: number; text: string }> {
       else if (raw.trim().startsWith(fence)) fence = null;
       return;
     }
-    if (fence === null) out.push({ line: i + 1, text: raw.replace(/`+[^`]*`+/g, (m) => ' '.repeat(m.length)) });
+    if (fence === null) out.push({ line: i + 1, text: raw });
   });
   return out;
 }
@@ -46,16 +46,7 @@ export function githubSlug(heading: string): string {
 export function headingAnchors(text: string): Set<string> {
   const seen = new Map<string, number>();
   const anchors = new Set<string>();
-  let fence: string | null = null;
-  for (const raw of text.split('\n')) {
-    const opener = /^\s*(`{3,}|~{3,})/.exec(raw);
-    if (opener) {
-      const mark = opener[1]!;
-      if (fence === null) fence = mark[0]!.repeat(mark.length);
-      else if (raw.trim().startsWith(fence)) fence = null;
-      continue;
-    }
-    if (fence !== null) continue;
+  for (const { text: raw } of linesOutsideFences(text)) {
     const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(raw);
     if (!heading) continue;
     // the heading's text as rendered: link targets and emphasis marks are not part of it
@@ -71,7 +62,9 @@ export function headingAnchors(text: string): Set<string> {
 /** Inline links `[text](target)` in prose; absolute URLs and mail links are left out. */
 export function relativeLinks(text: string): MarkdownLink[] {
   const links: MarkdownLink[] = [];
-  for (const { line, text: prose } of proseLines(text)) {
+  for (const { line, text: raw } of linesOutsideFences(text)) {
+    // inline code spans are blanked out: a link written there is text
+    const prose = raw.replace(/`+[^`]*`+/g, (m) => ' '.repeat(m.length));
     for (const m of prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
       const target = m[1]!;
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
