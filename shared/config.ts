@@ -147,7 +147,7 @@ export const ConfigSchema = z.object({
    * when the default world's match ends (shared/victory.ts): every home, half the map, or else
    * the most systems after 1200 ticks (10 min at the default tick). The tick limit is what ends
    * the demo: the four local bots on the default world stop gaining territory after ~300 ticks
-   * (measured on the pure engine, README "The end of a match").
+   * (measured on the pure engine, docs/rules.md "The end of a match and the next round").
    */
   WORLD_VICTORY: text('homes,share:50,ticks:1200', /^.*$/).superRefine((v, ctx) => {
     if (parseVictory(v) === null) ctx.addIssue({ code: 'custom', message: `expected ${VICTORY_HELP}, got ${JSON.stringify(v)}` });
