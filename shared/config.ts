@@ -79,6 +79,51 @@ function nextRoundSeconds(def: number) {
     });
 }
 
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/** `REDIS_CLUSTER_NODES`: comma-separated `host:port` seeds of a Redis Cluster; unset: one Redis (REDIS_URL). */
+const redisClusterNodes = z
+  .string()
+  .optional()
+  .transform((raw, ctx): RedisNodeAddress[] | undefined => {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const out: RedisNodeAddress[] = [];
+    for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+      const port = m ? Number(m[2]) : NaN;
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected comma-separated host:port seeds of a Redis Cluster, got an entry ${JSON.stringify(entry)}` });
+        return z.NEVER;
+      }
+      out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port });
+    }
+    return out.length > 0 ? out : undefined;
+  });
+
+/**
+ * What a write's acknowledgement promises (an order's 202, a worker's commit):
+ * - `memory`: it is in the primary's memory;
+ * - `replicas:N`: N replicas have it too (WAIT N);
+ * - `fsync`: it is fsynced to the primary's append-only file (WAITAOF, or appendfsync always).
+ */
+export type Durability = { level: 'memory' } | { level: 'replicas'; replicas: number } | { level: 'fsync' };
+
+const durability = z
+  .string()
+  .optional()
+  .transform((raw, ctx): Durability => {
+    const v = raw?.trim() ?? '';
+    if (v === '' || v === 'memory') return { level: 'memory' };
+    if (v === 'fsync') return { level: 'fsync' };
+    const m = /^replicas:(\d{1,2})$/.exec(v);
+    if (m && Number(m[1]) >= 1) return { level: 'replicas', replicas: Number(m[1]) };
+    ctx.addIssue({ code: 'custom', message: `expected "memory", "replicas:N" (N >= 1) or "fsync", got ${JSON.stringify(raw)}` });
+    return z.NEVER;
+  });
+
 export interface ApiToken {
   /** a faction id or `admin` */
   name: string;
@@ -114,6 +159,12 @@ export type Role = (typeof ROLES)[number];
 export const ConfigSchema = z.object({
   // --- every role
   REDIS_URL: text('redis://127.0.0.1:6379/0', /^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+  /** when set, every role uses this Redis Cluster instead of REDIS_URL (docs/configuration.md) */
+  REDIS_CLUSTER_NODES: redisClusterNodes,
+  /** what an order's 202 and a worker's commit wait for: memory | replicas:N | fsync */
+  REDIS_DURABILITY: durability,
+  /** how long a write waits for REDIS_DURABILITY before it counts as not acknowledged */
+  REDIS_DURABILITY_TIMEOUT_MS: number({ min: 1, max: 60_000, int: true, default: 1000 }),
   SIM_ID: text('default', /^[A-Za-z0-9_-]{1,64}$/, '1-64 letters, digits, _ or -'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** auto: pretty-printed when stdout is a terminal, JSON lines otherwise */
