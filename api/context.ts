@@ -1,6 +1,6 @@
 // What every route and middleware of the API is built from. Nothing in here is state that
-// matters across requests (invariant I5): Redis holds the world, the config is read-only.
-import type { Redis } from 'ioredis';
+// matters across requests (invariant I5): RedisClient holds the world, the config is read-only.
+import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import { type SimKeys, simKeys } from '../shared/keyspace.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
@@ -10,7 +10,7 @@ import { type ApiMetrics, createApiMetrics } from './metrics.ts';
 
 /** What createApiApp needs; everything but `redis` and `config` has a default. */
 export interface ApiDeps {
-  redis: Redis;
+  redis: RedisClient;
   config: Config;
   log?: Logger;
   /** a Prometheus registry to register on (a fresh one per app otherwise) */
@@ -18,7 +18,7 @@ export interface ApiDeps {
 }
 
 export interface ApiContext {
-  redis: Redis;
+  redis: RedisClient;
   config: Config;
   keys: SimKeys;
   log: Logger;

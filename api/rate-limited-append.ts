@@ -5,7 +5,7 @@
 // The budget is a fixed window: a counter per token name whose expiry starts at its first use.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Order } from '../shared/schemas.ts';
 import { orderEntryFields } from '../shared/streams.ts';
@@ -23,7 +23,7 @@ type ScriptReply = [number, ...string[]];
  * This is what ioredis's defineCommand does, minus the wrapper command object and extra
  * promise it builds on every call, which showed in the route's profile.
  */
-async function runScript(redis: Redis, args: (string | number)[]): Promise<ScriptReply> {
+async function runScript(redis: RedisClient, args: (string | number)[]): Promise<ScriptReply> {
   try {
     return (await redis.evalsha(SCRIPT_SHA, 5, ...args)) as ScriptReply;
   } catch (err) {
@@ -75,7 +75,7 @@ export interface AppendLimits {
 }
 
 export async function appendOrdersWithinRate(
-  redis: Redis,
+  redis: RedisClient,
   keys: SimKeys,
   by: string,
   orders: readonly Order[],

@@ -1,7 +1,7 @@
 // `tsx main.ts api`: the HTTP API on PORT (0 picks a free port; the bound one is reported).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
@@ -18,8 +18,8 @@ const STOP_GRACE_MS = 2000;
 const REDIS_STARTUP_WAIT_MS = 3000;
 
 /** The API's Redis connection: fail fast while Redis is away, never resend a write. */
-export function connectApiRedis(config: Config, log: Logger): Redis {
-  const redis = connectRedis(config.REDIS_URL, 'sector-api', {
+export function connectApiRedis(config: Config, log: Logger): RedisClient {
+  const redis = connectRedis(config, 'sector-api', {
     // While Redis is down, fail at once (503) rather than queue requests until it returns.
     enableOfflineQueue: false,
     // Never resend an XADD after a reconnect: if the first one landed, the order would be
@@ -116,7 +116,7 @@ export async function listen(fetch: (request: Request) => Response | Promise<Res
  * there: registration is then done before the API serves); while Redis is away it is retried
  * in the background, and the API serves meanwhile: its old routes need no registration.
  */
-async function registerDefaultSim(redis: Redis, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
+async function registerDefaultSim(redis: RedisClient, config: Config, log: Logger): Promise<{ stop(): Promise<void> }> {
   let stopped = false;
   let wake: (() => void) | undefined;
   let failures = 0;

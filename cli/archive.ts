@@ -3,7 +3,7 @@
 // the retained events and orders (stream ids kept). Order results and rate/idempotency keys
 // are not kept: they are short-lived and rebuilt as the world goes on.
 import { readFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { z } from 'zod';
 import { POOL_CHANNEL, SIMS_INDEX_KEY, simKeys } from '../shared/keyspace.ts';
 import { poolMessage } from '../shared/sim-registry.ts';
@@ -58,7 +58,7 @@ export async function readArchive(file: string): Promise<Archive> {
 }
 
 /** Whether any key of simulation `id` exists (SCAN of its pattern). */
-async function anyKey(redis: Redis, id: string): Promise<string | null> {
+async function anyKey(redis: RedisClient, id: string): Promise<string | null> {
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', simKeys(id).all, 'COUNT', 1000);
@@ -73,7 +73,7 @@ async function anyKey(redis: Redis, id: string): Promise<string | null> {
  * inside it; then the index entry and the pool announcement, as a create does. Refuses when
  * any key of `id` exists. `paused`: registered paused, so no worker ticks it until resumed.
  */
-export async function importArchive(redis: Redis, a: Archive, id: string, opts: { paused?: boolean } = {}): Promise<void> {
+export async function importArchive(redis: RedisClient, a: Archive, id: string, opts: { paused?: boolean } = {}): Promise<void> {
   const existing = await anyKey(redis, id);
   if (existing) throw new CliError(Exit.unavailable, `simulation ${id} exists in this Redis (key ${existing}); import --as another id, or delete it first`);
   const k = simKeys(id);

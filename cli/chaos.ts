@@ -2,7 +2,7 @@
 // tests make, from Redis' own data: each acknowledged order has exactly one outcome (events),
 // every simulation's ticks were committed once each in order (MONITOR of the commits, the
 // events ids), how long each fault stalled the worlds, and a replay check of each world.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { SnapshotField, simKeys } from '../shared/keyspace.ts';
 import { pollUntil } from '../shared/poll.ts';
 import { ADMIN } from '../shared/schemas.ts';
@@ -62,7 +62,7 @@ export interface ChaosReport {
   passed: boolean;
 }
 
-async function ticksOf(redis: Redis, sims: readonly string[]): Promise<number[]> {
+async function ticksOf(redis: RedisClient, sims: readonly string[]): Promise<number[]> {
   const p = redis.pipeline();
   for (const id of sims) p.hget(simKeys(id).snapshot, SnapshotField.meta);
   return ((await p.exec()) ?? []).map(([, m]) => (m ? (JSON.parse(m as string) as { tick: number }).tick : -1));
@@ -99,7 +99,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (faults.length === 0 || faults.some((f) => !FAULTS.includes(f))) throw new CliError(Exit.usage, `--faults: expected a list among ${FAULTS.join(',')}, got ${JSON.stringify(values.faults)}`);
   const pids = values.pids?.split(',').map((p) => intOption('pids', p.trim(), 0, 1));
 
-  return withRedis(config.REDIS_URL, async (redis) => {
+  // MONITOR (the commit recorder) and the workers it spawns speak to one Redis.
+  if (config.REDIS_CLUSTER_NODES) throw new CliError(Exit.usage, 'sector chaos runs against one Redis (REDIS_URL); unset REDIS_CLUSTER_NODES');
+  return withRedis(config, async (redis) => {
     const runId = Date.now().toString(36);
     const sims = Array.from({ length: nSims }, (_, i) => `chaos-${runId}-${i}`);
     // the recorder first: it must see every commit of these simulations (commit-audit.ts)

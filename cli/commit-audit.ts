@@ -4,6 +4,7 @@
 // - the events stream, whose ids are `<tick>-<n>`.
 // The tests (tests/helpers/commits.ts re-exports this) and `sector chaos` judge with it.
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import { pollUntil } from '../shared/poll.ts';
 import type { StreamEntry } from '../shared/streams.ts';
@@ -123,7 +124,7 @@ export async function recordCommitsOf(port: RedisTarget, simIds: readonly string
 }
 
 /** tick -> the sequence numbers of its event ids, in stream order */
-export async function eventIdsByTick(redis: Redis, simId: string): Promise<Map<number, number[]>> {
+export async function eventIdsByTick(redis: RedisClient, simId: string): Promise<Map<number, number[]>> {
   const entries = (await redis.xrange(simKeys(simId).events, '-', '+')) as StreamEntry[];
   const byTick = new Map<number, number[]>();
   for (const [id] of entries) {
@@ -138,7 +139,7 @@ export async function eventIdsByTick(redis: Redis, simId: string): Promise<Map<n
  * order, and the events stream holds those ticks, each with ids `<tick>-1..n` and no gap.
  * Returns a list of violations (empty when all holds), so a test shows all of them at once.
  */
-export async function tickViolations(redis: Redis, simId: string, commits: readonly LandedCommit[]): Promise<string[]> {
+export async function tickViolations(redis: RedisClient, simId: string, commits: readonly LandedCommit[]): Promise<string[]> {
   const problems: string[] = [];
   const ticks = commits.map((c) => c.tick);
   ticks.forEach((t, i) => {

@@ -23,7 +23,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new CliError(Exit.usage, 'expected one simulation id (see --help)');
   const sim = positionals[0]!;
   const config = configOf(values);
-  const archive = await withRedis(config.REDIS_URL, async (redis) => {
+  const archive = await withRedis(config, async (redis) => {
     const h = await readHistory(redis, sim);
     if (Object.keys(h.meta).length === 0 && (await redis.exists(simKeys(sim).snapshot)) === 0) throw new CliError(Exit.notFound, `no simulation ${sim}`);
     return toArchive(sim, h);

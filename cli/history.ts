@@ -1,7 +1,7 @@
 // What a simulation keeps of its past, read in one MULTI on its slot (a consistent cut while
 // a worker goes on ticking): the live snapshot, the checkpoints, the events and the orders
 // streams, and its registry record and scoped tokens. Replay (cli/replay.ts) and export (cli/archive.ts) read it through here.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import type { StreamEntry } from '../shared/streams.ts';
 
@@ -28,7 +28,7 @@ export interface History {
  * checkpoint dropped between the two reads (a worker committed a newer one) comes back empty:
  * the read is tried again.
  */
-export async function readHistory(redis: Redis, simId: string): Promise<History> {
+export async function readHistory(redis: RedisClient, simId: string): Promise<History> {
   const k = simKeys(simId);
   for (let attempt = 0; ; attempt++) {
     const index = await redis.zrange(k.checkpoints, 0, -1, 'WITHSCORES');

@@ -25,7 +25,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const id = values.as ?? archive.sim;
   if (!SimId.safeParse(id).success) throw new CliError(Exit.usage, `--as: ${JSON.stringify(id)} is not a simulation id (1-63 lower-case letters, digits, _ or -)`);
   const config = configOf(values);
-  await withRedis(config.REDIS_URL, (redis) => importArchive(redis, archive, id, { paused: values.paused }));
+  await withRedis(config, (redis) => importArchive(redis, archive, id, { paused: values.paused }));
   const summary = { imported: id, from: archive.sim, checkpoints: archive.checkpoints.length, events: archive.events.length, orders: archive.orders.length };
   if (values.json) io.json(summary);
   else io.line(`imported ${archive.sim} as ${id}: ${summary.checkpoints} checkpoints, ${summary.events} events, ${summary.orders} orders`);

@@ -1,6 +1,6 @@
 // Each acknowledged order must get exactly one outcome (I3): from the events stream, the
 // orders acknowledged but without an outcome (lost) and those with more than one (doubled).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import { decodeEventEntry, type StreamEntry } from '../shared/streams.ts';
 
@@ -12,7 +12,7 @@ export interface OrderAudit {
   doubled: string[];
 }
 
-export async function auditOrders(redis: Redis, simId: string, acknowledged: readonly string[]): Promise<OrderAudit> {
+export async function auditOrders(redis: RedisClient, simId: string, acknowledged: readonly string[]): Promise<OrderAudit> {
   const seen = new Map<string, number>();
   let applied = 0;
   let rejected = 0;

@@ -1,5 +1,5 @@
 // `sector replay <sim> [--from-tick T]`: see replay-core.ts for what is compared.
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisTarget } from '../shared/redis.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import { simExists } from '../shared/sim-registry.ts';
 import { COMMON_HELP, configOf, intOption, parse } from './args.ts';
@@ -34,7 +34,7 @@ export interface ReplayReport {
 }
 
 /** Replays one simulation of this Redis; null when it has no checkpoint at or before fromTick. */
-export async function replaySim(redis: Redis, sim: string, fromTick?: number): Promise<ReplayReport | null> {
+export async function replaySim(redis: RedisClient, sim: string, fromTick?: number): Promise<ReplayReport | null> {
   const history = await readHistory(redis, sim);
   const r = replayHistory(history, fromTick);
   return r ? { sim, ...r } : null;
@@ -64,7 +64,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     report = r ? { sim, ...r } : null;
   } else {
     if (!sim || positionals.length > 1 || values.file !== undefined) throw new CliError(Exit.usage, 'expected one simulation id, or --file alone (see --help)');
-    report = await replayLive(configOf(values).REDIS_URL, sim, fromTick);
+    report = await replayLive(configOf(values), sim, fromTick);
   }
   if (!report) throw new CliError(Exit.notCovered, fromTick === undefined ? `simulation ${sim} has no checkpoint (CHECKPOINT_EVERY_TICKS=0 on its worker?)` : `simulation ${sim} has no checkpoint at or before tick ${fromTick}`);
   const code = report.outcome.status === 'same' ? Exit.ok : report.outcome.status === 'differs' ? Exit.checkFailed : Exit.notCovered;
@@ -76,8 +76,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code;
 }
 
-function replayLive(url: string, sim: string, fromTick: number | undefined): Promise<ReplayReport | null> {
-  return withRedis(url, async (redis) => {
+function replayLive(target: RedisTarget, sim: string, fromTick: number | undefined): Promise<ReplayReport | null> {
+  return withRedis(target, async (redis) => {
     // the registry, or a world alone (the default simulation before anything registered it)
     if (!(await simExists(redis, sim)) && (await redis.exists(simKeys(sim).snapshot)) === 0) throw new CliError(Exit.notFound, `no simulation ${sim}`);
     return replaySim(redis, sim, fromTick);

@@ -3,7 +3,7 @@
 // and the lease time left, the orders waiting and the events and checkpoints retained; per
 // live worker (`sector:workers` heartbeats) what it reports and which simulations it holds.
 // One pipeline of single-key commands, so it works when simulations live in different slots.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { z } from 'zod';
 import { SIMS_INDEX_KEY, SnapshotField, WORKERS_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
 import { liveWorkers, workerReports } from '../shared/pool-members.ts';
@@ -73,7 +73,7 @@ function tickRate(entries: StreamEntry[]): number | null {
 }
 
 /** The simulations to show: the registry's, plus `extra` (the configured default) if it has a world. */
-export async function readStatus(redis: Redis, opts: { only?: string[]; extra?: string } = {}): Promise<StatusReport> {
+export async function readStatus(redis: RedisClient, opts: { only?: string[]; extra?: string } = {}): Promise<StatusReport> {
   let ids = opts.only ?? (await redis.zrange(SIMS_INDEX_KEY, 0, -1));
   if (!opts.only && opts.extra && !ids.includes(opts.extra) && (await redis.exists(simKeys(opts.extra).snapshot))) ids = [opts.extra, ...ids];
   const p = redis.pipeline();

@@ -57,7 +57,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const intervalMs = secondsOption('interval', values.interval, 1);
   const count = intOption('count', values.count, Number.POSITIVE_INFINITY, 1);
   const opts = { only: positionals.length ? positionals : undefined, extra: config.SIM_ID };
-  return withRedis(config.REDIS_URL, async (redis) => {
+  return withRedis(config, async (redis) => {
     if (!values.watch) {
       const s = await readStatus(redis, opts);
       if (values.json) io.json(s);

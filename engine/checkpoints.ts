@@ -5,7 +5,8 @@
 // the oldest beyond CHECKPOINT_KEEP are deleted in that MULTI too, so the count is bounded
 // whatever the settings were before. They are keys of the simulation: deleteSim's SCAN of
 // `sim:{S}:*` removes them with it. `sector replay` starts from one (cli/replay.ts).
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 
 export interface CheckpointPlan {
@@ -21,7 +22,7 @@ export interface CheckpointPlan {
  * those ticks) to learn which old checkpoints the commit drops. Only the lease holder writes
  * the index, so the read needs no WATCH: a commit that lost the lease is aborted anyway.
  */
-export async function planCheckpoint(redis: Redis, keys: SimKeys, tick: number, every: number, keep: number, fresh = false): Promise<CheckpointPlan | null> {
+export async function planCheckpoint(redis: RedisClient, keys: SimKeys, tick: number, every: number, keep: number, fresh = false): Promise<CheckpointPlan | null> {
   if (every <= 0 || tick % every !== 0) return null;
   const key = keys.checkpoint(tick);
   const others = (await redis.zrange(keys.checkpoints, 0, -1)).filter((k) => k !== key);

@@ -2,7 +2,7 @@
 // primitives (a random token per holder; extend and release compare the token first).
 // Not redlock's `using()`: it notices a lost lock late and throws from release.
 import { type Lock, Redlock } from '@sesamecare-oss/redlock';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 
 /** redlock's allowance for clock drift, as a fraction of the TTL */
 const DRIFT_FACTOR = 0.01;
@@ -14,7 +14,7 @@ export class Lease {
   private until = 0;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly key: string,
     private readonly ttlMs: number,
   ) {

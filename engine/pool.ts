@@ -7,7 +7,7 @@
 //   announcement on `sector:pool`, on which every worker runs a round at once.
 // Rounds run every `roundMs` and on every announcement (a release, a worker joining or
 // leaving, a simulation created), so a free simulation is taken within one round.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import { POOL_CHANNEL, SIMS_INDEX_KEY, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
@@ -39,8 +39,8 @@ export interface PoolOptions {
 
 export class WorkerPool {
   readonly workerId: string;
-  private readonly general: Redis;
-  private readonly subscriber: Redis;
+  private readonly general: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly commits: CommitPool;
   private readonly runners = new Map<string, SimRunner>();
   private readonly heap = new DueHeap<SimRunner>();
@@ -69,14 +69,14 @@ export class WorkerPool {
     this.workerId = config.WORKER_ID;
     this.ttl = config.LEASE_TTL_MS;
     this.roundMs = Math.max(20, Math.min(500, this.ttl / 10));
-    this.general = connectRedis(config.REDIS_URL, `sector-worker:${this.workerId}`);
-    this.subscriber = connectRedis(config.REDIS_URL, `sector-worker-sub:${this.workerId}`);
+    this.general = connectRedis(config, `sector-worker:${this.workerId}`);
+    this.subscriber = connectRedis(config, `sector-worker-sub:${this.workerId}`);
     this.general.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
     this.subscriber.on('error', () => {});
     this.commits = new CommitPool(config.REDIS_URL, `sector-commit:${this.workerId}`, config.WORKER_COMMIT_CONNECTIONS, () => this.pump());
   }
 
-  get generalRedis(): Redis {
+  get generalRedis(): RedisClient {
     return this.general;
   }
 

@@ -3,7 +3,7 @@
 // must also require the simulation's meta (I11: a late worker cannot re-create a deleted
 // simulation's lease key). Compare-and-pexpire / compare-and-delete as redlock does.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { leaseValue, simKeys } from '../shared/keyspace.ts';
 import { redisScript } from '../shared/redis-script.ts';
 
@@ -34,7 +34,7 @@ return 0
 export const newLeaseToken = (workerId: string): string => leaseValue(workerId, randomBytes(9).toString('base64url'));
 
 /** Tries to take each simulation's lease; resolves to the ids taken. One round trip. */
-export async function acquireLeases(redis: Redis, simIds: readonly string[], token: string, ttlMs: number): Promise<string[]> {
+export async function acquireLeases(redis: RedisClient, simIds: readonly string[], token: string, ttlMs: number): Promise<string[]> {
   if (simIds.length === 0) return [];
   const p = redis.pipeline();
   for (const id of simIds) {
@@ -46,19 +46,19 @@ export async function acquireLeases(redis: Redis, simIds: readonly string[], tok
 }
 
 /** Takes one simulation's lease (for a runner whose lease ran out locally). */
-export async function takeLease(redis: Redis, simId: string, token: string, ttlMs: number): Promise<'taken' | 'held' | 'no_sim'> {
+export async function takeLease(redis: RedisClient, simId: string, token: string, ttlMs: number): Promise<'taken' | 'held' | 'no_sim'> {
   const k = simKeys(simId);
   const r = Number(await ACQUIRE.run(redis, [k.meta, k.lease], [token, ttlMs]));
   return r === 1 ? 'taken' : r === -1 ? 'no_sim' : 'held';
 }
 
 /** Extends a lease this token holds; false when it is lost. */
-export async function renewLease(redis: Redis, simId: string, token: string, ttlMs: number): Promise<boolean> {
+export async function renewLease(redis: RedisClient, simId: string, token: string, ttlMs: number): Promise<boolean> {
   return Number(await RENEW.run(redis, [simKeys(simId).lease], [token, ttlMs])) === 1;
 }
 
 /** Deletes the leases this token holds (compare-and-delete); never throws. */
-export async function releaseLeases(redis: Redis, simIds: readonly string[], token: string): Promise<void> {
+export async function releaseLeases(redis: RedisClient, simIds: readonly string[], token: string): Promise<void> {
   if (simIds.length === 0) return;
   const p = redis.pipeline();
   for (const id of simIds) RELEASE.queue(p, [simKeys(id).lease], [token]);

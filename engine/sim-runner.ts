@@ -9,6 +9,7 @@
 //   commit snapshot, events, results, order trim and the lease renewal in one MULTI/EXEC.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import { META_ENDED } from '../shared/sim-registry.ts';
 import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys } from '../shared/keyspace.ts';
@@ -37,7 +38,7 @@ export interface RunnerContext {
   log: Logger;
   metrics: WorkerMetrics;
   /** for reads outside a transaction (the outcome of a commit whose reply was lost) */
-  general: Redis;
+  general: RedisClient;
   hooks: RunnerHooks;
 }
 

@@ -1,6 +1,6 @@
 // The worker's Prometheus metrics: per tick (committed, conflicts, orders, duration, lag) and
 // per pool (simulations held, handovers, the pool's balance as this worker sees it).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { createRegistry, prom } from '../shared/metrics.ts';
 import { registerRedisUp } from '../shared/redis-up-metric.ts';
 import type { SimStats } from './pool.ts';
@@ -11,7 +11,7 @@ export const ORDERS_WAITING_CAP = 5000;
 /** What the scrape-time gauges read from the running worker (bound late: the pool needs the metrics first). */
 export interface WorkerMetricSources {
   simStats(cap: number): Promise<SimStats[]>;
-  redis(): Redis;
+  redis(): RedisClient;
 }
 
 export function createWorkerMetrics(sources?: WorkerMetricSources) {

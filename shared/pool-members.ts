@@ -2,7 +2,7 @@
 // (`sector:workers`, score = heartbeat expiry in ms). There is no other coordinator. Each
 // worker also publishes a small report beside it (how many simulations it holds), from
 // which anyone computes the pool's balance.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { POOL_CHANNEL, WORKERS_KEY, WORKER_INFO_KEY } from './keyspace.ts';
 import { poolMessage } from './sim-registry.ts';
 
@@ -14,12 +14,12 @@ export interface WorkerReport {
 }
 
 /** Records (or refreshes) a worker's heartbeat, valid for `ttlMs`, with its report. */
-export async function heartbeat(redis: Redis, workerId: string, ttlMs: number, report: WorkerReport, now = Date.now()): Promise<void> {
+export async function heartbeat(redis: RedisClient, workerId: string, ttlMs: number, report: WorkerReport, now = Date.now()): Promise<void> {
   await redis.pipeline().zadd(WORKERS_KEY, now + ttlMs, workerId).hset(WORKER_INFO_KEY, workerId, JSON.stringify(report)).exec();
 }
 
 /** Live worker ids (heartbeat not expired), sorted; also forgets workers whose heartbeat expired. */
-export async function liveWorkers(redis: Redis, now = Date.now()): Promise<string[]> {
+export async function liveWorkers(redis: RedisClient, now = Date.now()): Promise<string[]> {
   const replies = (await redis.pipeline().zrangebyscore(WORKERS_KEY, '-inf', now).zrangebyscore(WORKERS_KEY, `(${now}`, '+inf').exec()) ?? [];
   const [deadErr, dead] = replies[0] ?? [null, []];
   const [liveErr, live] = replies[1] ?? [null, []];
@@ -33,12 +33,12 @@ export async function liveWorkers(redis: Redis, now = Date.now()): Promise<strin
 }
 
 /** A worker leaving on purpose: others see it gone at once instead of after its heartbeat TTL. */
-export async function leavePool(redis: Redis, workerId: string): Promise<void> {
+export async function leavePool(redis: RedisClient, workerId: string): Promise<void> {
   await redis.pipeline().zrem(WORKERS_KEY, workerId).hdel(WORKER_INFO_KEY, workerId).publish(POOL_CHANNEL, poolMessage.left(workerId)).exec();
 }
 
 /** The reports of the live workers. */
-export async function workerReports(redis: Redis, now = Date.now()): Promise<Map<string, WorkerReport>> {
+export async function workerReports(redis: RedisClient, now = Date.now()): Promise<Map<string, WorkerReport>> {
   const live = await liveWorkers(redis, now);
   if (live.length === 0) return new Map();
   const raw = await redis.hmget(WORKER_INFO_KEY, ...live);

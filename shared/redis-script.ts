@@ -2,10 +2,11 @@
 // (first use, or after Redis restarted or flushed its scripts). NOSCRIPT means the script did
 // not run, so sending it again cannot apply it twice.
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 
 export interface RedisScript {
-  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  run(redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
   /** queues the script on a pipeline or MULTI (by EVAL: a queued NOSCRIPT could not be retried) */
   queue(chain: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): ChainableCommander;
 }

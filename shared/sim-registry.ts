@@ -4,7 +4,7 @@
 // late writer cannot bring a deleted simulation back. `sector:sims` is only an index for
 // listing. No command spans two simulations, nor a simulation and a global key, so the
 // keys can live in different slots of a Redis Cluster.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, leaseHolder, simKeys } from './keyspace.ts';
@@ -119,7 +119,7 @@ export const poolMessage = {
   left: (workerId: string) => `left ${workerId}`,
 };
 
-async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt', tokenHashes: Readonly<Record<string, string>> = {}): Promise<boolean> {
+async function register(redis: RedisClient, meta: SimMeta, mode: 'fresh' | 'adopt', tokenHashes: Readonly<Record<string, string>> = {}): Promise<boolean> {
   const keys = simKeys(meta.id);
   const fields = metaArgs(meta);
   const args = [mode, fields.length, ...fields, ...Object.entries(tokenHashes).flat()];
@@ -140,7 +140,7 @@ async function register(redis: Redis, meta: SimMeta, mode: 'fresh' | 'adopt', to
  * Creates a simulation; throws SimExistsError when the id is taken. Validates its input.
  * `tokenHashes` (sha256 hex -> faction id) are its scoped tokens, stored atomically with it.
  */
-export async function createSim(redis: Redis, params: SimParams, now = Date.now(), tokenHashes: Readonly<Record<string, string>> = {}): Promise<SimMeta> {
+export async function createSim(redis: RedisClient, params: SimParams, now = Date.now(), tokenHashes: Readonly<Record<string, string>> = {}): Promise<SimMeta> {
   const p = SimParams.parse(params);
   const meta: SimMeta = {
     ...{ id: p.id, name: p.name ?? p.id, systems: p.systems, factions: p.factions, seed: p.seed, tickDelayMs: p.tickDelayMs, state: 'running', createdAt: now },
@@ -158,7 +158,7 @@ export async function createSim(redis: Redis, params: SimParams, now = Date.now(
  * role of a deployment reads the same TICK_DELAY); its state (paused or not) is kept.
  */
 export async function ensureDefaultSim(
-  redis: Redis,
+  redis: RedisClient,
   config: Pick<Config, 'SIM_ID' | 'WORLD_SYSTEMS' | 'WORLD_FACTIONS' | 'WORLD_SEED' | 'TICK_DELAY' | 'WORLD_VICTORY' | 'WORLD_NEXT_ROUND_S'>,
   now = Date.now(),
 ): Promise<SimMeta> {
@@ -188,11 +188,11 @@ export async function ensureDefaultSim(
 }
 
 /** One EXISTS: whether the simulation is registered (its meta is there). */
-export async function simExists(redis: Redis, id: string): Promise<boolean> {
+export async function simExists(redis: RedisClient, id: string): Promise<boolean> {
   return (await redis.exists(simKeys(id).meta)) === 1;
 }
 
-export async function getSim(redis: Redis, id: string): Promise<SimMeta | null> {
+export async function getSim(redis: RedisClient, id: string): Promise<SimMeta | null> {
   return decodeSimMeta(id, await redis.hgetall(simKeys(id).meta));
 }
 
@@ -201,7 +201,7 @@ export async function getSim(redis: Redis, id: string): Promise<SimMeta | null> 
  * its own slot). Index entries whose meta is gone are left-overs of a delete that did not
  * finish: they are dropped here and removed from the index.
  */
-export async function listSims(redis: Redis): Promise<SimMeta[]> {
+export async function listSims(redis: RedisClient): Promise<SimMeta[]> {
   const ids = await redis.zrange(SIMS_INDEX_KEY, 0, -1);
   if (ids.length === 0) return [];
   const p = redis.pipeline();
@@ -221,7 +221,7 @@ export async function listSims(redis: Redis): Promise<SimMeta[]> {
 }
 
 /** ZREMs index entries without meta; puts back any that was re-created in between. */
-async function dropOrphans(redis: Redis, ids: string[]): Promise<void> {
+async function dropOrphans(redis: RedisClient, ids: string[]): Promise<void> {
   await redis.zrem(SIMS_INDEX_KEY, ...ids);
   for (const id of ids) {
     const meta = await getSim(redis, id);
@@ -229,21 +229,21 @@ async function dropOrphans(redis: Redis, ids: string[]): Promise<void> {
   }
 }
 
-async function update(redis: Redis, id: string, fields: Record<string, string>): Promise<boolean> {
+async function update(redis: RedisClient, id: string, fields: Record<string, string>): Promise<boolean> {
   const ok = Number(await UPDATE.run(redis, [simKeys(id).meta], Object.entries(fields).flat())) === 1;
   if (ok) await redis.publish(POOL_CHANNEL, poolMessage.changed(id));
   return ok;
 }
 
 /** false when the simulation does not exist. Takes effect at the next tick boundary. */
-export const pauseSim = (redis: Redis, id: string): Promise<boolean> => update(redis, id, { state: 'paused' });
-export const resumeSim = (redis: Redis, id: string): Promise<boolean> => update(redis, id, { state: 'running' });
-export async function setTickDelay(redis: Redis, id: string, tickDelayMs: number): Promise<boolean> {
+export const pauseSim = (redis: RedisClient, id: string): Promise<boolean> => update(redis, id, { state: 'paused' });
+export const resumeSim = (redis: RedisClient, id: string): Promise<boolean> => update(redis, id, { state: 'running' });
+export async function setTickDelay(redis: RedisClient, id: string, tickDelayMs: number): Promise<boolean> {
   return update(redis, id, { tickDelayMs: String(TickDelayMs.parse(tickDelayMs)) });
 }
 
 /** UNLINKs every key of the simulation but its meta (SCAN on the simulation's own pattern). */
-async function purgeSimKeys(redis: Redis, id: string): Promise<number> {
+async function purgeSimKeys(redis: RedisClient, id: string): Promise<number> {
   const keys = simKeys(id);
   let cursor = '0';
   let removed = 0;
@@ -265,7 +265,7 @@ export type DeleteOutcome = 'deleted' | 'not_found' | 'protected';
  * A crash after (1) leaves keys that a later create of the same id purges first, and an
  * index entry that listSims drops.
  */
-export async function deleteSim(redis: Redis, id: string, opts: { defaultSimId: string }): Promise<DeleteOutcome> {
+export async function deleteSim(redis: RedisClient, id: string, opts: { defaultSimId: string }): Promise<DeleteOutcome> {
   if (id === opts.defaultSimId) return 'protected';
   const keys = simKeys(id);
   const reply = await redis.multi().del(keys.meta).del(keys.lease).exec();
@@ -277,6 +277,6 @@ export async function deleteSim(redis: Redis, id: string, opts: { defaultSimId: 
 }
 
 /** The worker holding the simulation's lease, or null. */
-export async function simHolder(redis: Redis, id: string): Promise<string | null> {
+export async function simHolder(redis: RedisClient, id: string): Promise<string | null> {
   return leaseHolder(await redis.get(simKeys(id).lease));
 }

@@ -2,7 +2,7 @@
 // at, which worker holds it, and its factions' standings. Read for many simulations in one
 // pipeline of single-key commands (no command spans two simulations, so this works when they
 // live in different Redis Cluster slots). Used by the API's `GET /sims` and the viz's list.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import { z } from 'zod';
 import { leaseHolder, SIMS_INDEX_KEY, simKeys } from './keyspace.ts';
 import { decodeSimMeta } from './sim-registry.ts';
@@ -47,7 +47,7 @@ export type SimSummary = z.infer<typeof SimSummary>;
  * deleted meanwhile), except `defaultSim`, which exists by configuration even before it is
  * registered (its world alone says it is there).
  */
-export async function readSimSummaries(redis: Redis, ids: readonly string[], defaultSim: string): Promise<(SimSummary | null)[]> {
+export async function readSimSummaries(redis: RedisClient, ids: readonly string[], defaultSim: string): Promise<(SimSummary | null)[]> {
   const pipeline = redis.pipeline();
   for (const id of ids) {
     const keys = simKeys(id);
@@ -99,7 +99,7 @@ export interface SimPage {
  * even while nothing registered it (its world alone says it is there). Index entries whose
  * record is gone (a delete in progress) are left out.
  */
-export async function readSimPage(redis: Redis, defaultSim: string, offset: number, limit: number): Promise<SimPage> {
+export async function readSimPage(redis: RedisClient, defaultSim: string, offset: number, limit: number): Promise<SimPage> {
   const replies = (await redis.pipeline().zcard(SIMS_INDEX_KEY).zscore(SIMS_INDEX_KEY, defaultSim).exec()) ?? [];
   const [countErr, count] = replies[0] ?? [new Error('no reply')];
   const [scoreErr, defaultScore] = replies[1] ?? [new Error('no reply')];

@@ -1,6 +1,6 @@
-// `npm start`: every role in one process. Without REDIS_URL it runs its own redis-server
-// (append-only file under .sector/, so the world survives a restart) and stops it on exit,
-// after the roles.
+// `npm start`: every role in one process. Without REDIS_URL (and without REDIS_CLUSTER_NODES) it
+// runs its own redis-server (append-only file under .sector/, so the world survives a restart)
+// and stops it on exit, after the roles; with either, it uses that Redis or that cluster.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
   };
   try {
     let redisUrl = config.REDIS_URL;
-    if (!process.env.REDIS_URL) {
+    if (!process.env.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
       const redis = await startLocalRedis(log, path.resolve(config.DATA_DIR));
       stack.push(redis);
       redisUrl = redis.url;

@@ -5,7 +5,7 @@
 //   sys:<c>       JSON array of the systems of chunk c
 //   flt:<c>       JSON array of the fleets of chunk c (absent when the chunk is empty)
 // Readers take the hash with one HGETALL, which is atomic.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import type { SimKeys } from './keyspace.ts';
 import { SnapshotField } from './keyspace.ts';
 import { garrisonAt } from './rules.ts';
@@ -77,7 +77,7 @@ export function decodeSnapshotHash(hash: Record<string, string>, validate = true
   };
 }
 
-export async function readStoredWorld(redis: Redis, keys: SimKeys, validate = true): Promise<StoredWorld | null> {
+export async function readStoredWorld(redis: RedisClient, keys: SimKeys, validate = true): Promise<StoredWorld | null> {
   return decodeSnapshotHash(await redis.hgetall(keys.snapshot), validate);
 }
 

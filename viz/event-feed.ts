@@ -7,7 +7,7 @@
 // replaced. When a read returns nothing, the feed also checks that the stream has not gone
 // backwards (a world deleted and created anew), which a cursor past the tail would wait on
 // forever.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import type { StoredEvent } from '../shared/schemas.ts';
@@ -18,7 +18,7 @@ export interface EventFeedOptions {
   keys: SimKeys;
   log: Logger;
   /** makes a fresh connection for the reader (called again after a watchdog restart) */
-  connect(): Redis;
+  connect(): RedisClient;
   /** consecutive entries read in one XREAD, in order; `lastId` is the newest entry id */
   onBatch(events: StoredEvent[], lastId: string): void;
   /** the stream's tail is now behind the cursor: the world was replaced */
@@ -30,7 +30,7 @@ export interface EventFeedOptions {
 }
 
 export class EventFeed {
-  private redis: Redis;
+  private redis: RedisClient;
   private cursor = EMPTY_STREAM_ID;
   private stopped = false;
   private loop: Promise<void> | null = null;
@@ -58,7 +58,7 @@ export class EventFeed {
   /** Starts following after `fromId` (the stream's tail at start-up). */
   start(fromId: string): void {
     this.cursor = fromId;
-    // The caller has just read the stream's tail: Redis answered.
+    // The caller has just read the stream's tail: RedisClient answered.
     this.lastReadOkAt = Date.now();
     this.loop = this.run();
   }

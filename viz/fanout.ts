@@ -7,7 +7,7 @@
 // synchronous step. Every client carries an `after` id: batches at or before it are
 // skipped, so nothing reaches a client twice, and everything after the catch-up point is
 // either in pending or still to come, so nothing is missed.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { WebSocket } from 'ws';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
@@ -37,7 +37,7 @@ interface Client {
 }
 
 export interface FanoutOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: SimKeys;
   log: Logger;
   metrics: VizMetrics;

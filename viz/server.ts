@@ -60,7 +60,7 @@ function parseSim(url: URL, defaultSim: string): { ok: true; simId: string } | {
 
 export async function startViz(config: Config, log: Logger, options: VizOptions = {}): Promise<Service & { port: number }> {
   const quiet = (name: string) => (err: Error) => log.debug({ err: err.message, connection: name }, 'redis connection error');
-  const redis = connectRedis(config.REDIS_URL, 'viz');
+  const redis = connectRedis(config, 'viz');
   redis.on('error', quiet('viz'));
 
   // (the gauges read `sims` only when scraped, once it exists)
@@ -80,7 +80,7 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
         connectReader: (id) => {
           // Its own connection: a blocked XREAD holds the connection it runs on.
           const name = `viz-events:${id}`;
-          const reader = connectRedis(config.REDIS_URL, name);
+          const reader = connectRedis(config, name);
           reader.on('error', quiet(name));
           return reader;
         },

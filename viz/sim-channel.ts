@@ -3,7 +3,7 @@
 // reader, so it works when simulations live in different Redis Cluster slots), and the fan-out
 // to the sockets watching it. Made on the first subscriber, stopped after the last one left
 // (see ./channels.ts), so a viz process reads only the streams someone is watching.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { EventFeed } from './event-feed.ts';
@@ -15,9 +15,9 @@ import { WorldReader } from './world-reader.ts';
 export interface SimChannelOptions {
   simId: string;
   /** the process's shared connection, for world reads and replays (never blocked) */
-  redis: Redis;
+  redis: RedisClient;
   /** a fresh connection for the blocking reader of this simulation's stream */
-  connectReader(simId: string): Redis;
+  connectReader(simId: string): RedisClient;
   log: Logger;
   metrics: VizMetrics;
   clientBufferBytes: number;

@@ -1,7 +1,7 @@
 // The viz's live list of simulations, one page of the index at a time. A list page is read at
 // most once per LIST_TTL_MS however many browsers poll it: every viewer of this process
 // shares the same answer.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { readSimPage, type SimPage } from '../shared/sim-summary.ts';
 
 const LIST_TTL_MS = 1000;
@@ -16,7 +16,7 @@ export class SimDirectory {
   private readonly cache = new Map<string, { at: number; page: Promise<SimListPage> }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly defaultSim: string,
   ) {}
 

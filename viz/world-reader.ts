@@ -10,7 +10,7 @@
 // change since the last read are not parsed again (ChunkCache), the per-tick `state` is
 // computed straight from the stored world, and the public snapshot (every system as an
 // object, about 1 MB of JSON at 10,000 systems) is built only when a client joins.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import { garrisonAt, RULES } from '../shared/rules.ts';
 import { type ChunkCache, decodeSnapshotHash, factionTotals, toPublicSnapshot } from '../shared/world-store.ts';
@@ -57,7 +57,7 @@ export function stateOf(world: World): StateMessage {
   };
 }
 
-async function readWorldOnce(redis: Redis, keys: SimKeys, cache: ChunkCache): Promise<WorldRead> {
+async function readWorldOnce(redis: RedisClient, keys: SimKeys, cache: ChunkCache): Promise<WorldRead> {
   const replies = await redis.multi().hgetall(keys.snapshot).xrevrange(keys.events, '+', '-', 'COUNT', 1).exec();
   if (!replies) throw new Error('world read transaction was aborted');
   const [hashReply, tailReply] = replies;
@@ -87,7 +87,7 @@ export class WorldReader {
   private readonly cache: ChunkCache = new Map();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: SimKeys,
   ) {}
 
