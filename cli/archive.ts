@@ -4,6 +4,7 @@
 // are not kept: they are short-lived and rebuilt as the world goes on.
 import { readFile } from 'node:fs/promises';
 import type { RedisClient } from '../shared/redis.ts';
+import { scanKeys } from '../shared/redis-batch.ts';
 import { z } from 'zod';
 import { POOL_CHANNEL, SIMS_INDEX_KEY, simKeys } from '../shared/keyspace.ts';
 import { poolMessage } from '../shared/sim-registry.ts';
@@ -57,14 +58,9 @@ export async function readArchive(file: string): Promise<Archive> {
   return parsed.data;
 }
 
-/** Whether any key of simulation `id` exists (SCAN of its pattern). */
+/** Whether any key of simulation `id` exists (SCAN of its pattern, on every primary of a cluster). */
 async function anyKey(redis: RedisClient, id: string): Promise<string | null> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', simKeys(id).all, 'COUNT', 1000);
-    if (found.length > 0) return found[0]!;
-    cursor = next;
-  } while (cursor !== '0');
+  for await (const found of scanKeys(redis, simKeys(id).all)) return found[0]!;
   return null;
 }
 

@@ -4,6 +4,7 @@
 // live worker (`sector:workers` heartbeats) what it reports and which simulations it holds.
 // One pipeline of single-key commands, so it works when simulations live in different slots.
 import type { RedisClient } from '../shared/redis.ts';
+import { pipelineValues } from '../shared/redis-batch.ts';
 import { z } from 'zod';
 import { SIMS_INDEX_KEY, SnapshotField, WORKERS_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
 import { liveWorkers, workerReports } from '../shared/pool-members.ts';
@@ -76,29 +77,24 @@ function tickRate(entries: StreamEntry[]): number | null {
 export async function readStatus(redis: RedisClient, opts: { only?: string[]; extra?: string } = {}): Promise<StatusReport> {
   let ids = opts.only ?? (await redis.zrange(SIMS_INDEX_KEY, 0, -1));
   if (!opts.only && opts.extra && !ids.includes(opts.extra) && (await redis.exists(simKeys(opts.extra).snapshot))) ids = [opts.extra, ...ids];
-  const p = redis.pipeline();
-  for (const id of ids) {
-    const k = simKeys(id);
-    p.hgetall(k.meta).hget(k.snapshot, SnapshotField.meta).get(k.lease).pttl(k.lease).xlen(k.orders).xlen(k.events).zrange(k.checkpoints, -1, -1, 'WITHSCORES').zcard(k.checkpoints).xrevrange(k.events, '+', '-', 'COUNT', RATE_WINDOW_EVENTS);
-  }
+  // one group per simulation: each within its slot in a cluster (redis-batch.ts)
+  const replies = await pipelineValues(
+    redis,
+    ids.map((id) => {
+      const k = simKeys(id);
+      return (p) => p.hgetall(k.meta).hget(k.snapshot, SnapshotField.meta).get(k.lease).pttl(k.lease).xlen(k.orders).xlen(k.events).zrange(k.checkpoints, -1, -1, 'WITHSCORES').zcard(k.checkpoints).xrevrange(k.events, '+', '-', 'COUNT', RATE_WINDOW_EVENTS);
+    }),
+  );
   const PER = 9;
-  const replies = (await p.exec()) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
   const at = Date.now();
-  const val = (i: number, j: number) => replies[i * PER + j]![1];
+  const val = (i: number, j: number) => replies[i * PER + j];
   const worlds = ids.map((id, i) => {
     const meta = decodeSimMeta(id, val(i, 0) as Record<string, string>);
     const world = val(i, 1) ? (JSON.parse(val(i, 1) as string) as { tick: number; ts: number; lastOrderId: string }) : null;
     return { id, meta, world };
   });
   // orders waiting: a second pipeline, as it needs each world's lastOrderId
-  const w = redis.pipeline();
-  for (const { id, world } of worlds) w.xrange(simKeys(id).orders, ordersAfter(world?.lastOrderId ?? '0-0'), '+', 'COUNT', WAITING_CAP);
-  const waiting = ((await w.exec()) ?? []).map(([err, r]) => {
-    if (err) throw err;
-    return (r as unknown[]).length;
-  });
+  const waiting = (await pipelineValues(redis, worlds.map(({ id, world }) => (p) => p.xrange(simKeys(id).orders, ordersAfter(world?.lastOrderId ?? '0-0'), '+', 'COUNT', WAITING_CAP)))).map((r) => (r as unknown[]).length);
   const sims: SimStatus[] = worlds.map(({ id, meta, world }, i) => {
     const pttl = Number(val(i, 3));
     const newest = val(i, 6) as string[];

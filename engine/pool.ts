@@ -13,6 +13,7 @@ import { POOL_CHANNEL, SIMS_INDEX_KEY, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder
 import type { Logger } from '../shared/log.ts';
 import { balance, leavePool, type WorkerReport } from '../shared/pool-members.ts';
 import { connectRedis } from '../shared/redis.ts';
+import { getMany, pipelineGroups, pipelineValues } from '../shared/redis-batch.ts';
 import { ensureDefaultSim, poolMessage } from '../shared/sim-registry.ts';
 import { CommitPool } from './commit-pool.ts';
 import { DueHeap } from './due-heap.ts';
@@ -163,26 +164,26 @@ export class WorkerPool {
     if (!this.defaultRegistered) await this.registerDefault();
     const now = Date.now();
     const report: WorkerReport = { held: this.runners.size, at: now };
-    const first = await this.general
-      .pipeline()
-      .zadd(WORKERS_KEY, now + this.ttl, this.workerId)
-      .hset(WORKER_INFO_KEY, this.workerId, JSON.stringify(report))
-      .zremrangebyscore(WORKERS_KEY, '-inf', now)
-      .zrangebyscore(WORKERS_KEY, `(${now}`, '+inf', 'WITHSCORES')
-      .zrange(SIMS_INDEX_KEY, 0, -1)
-      .exec();
-    const err = first?.find(([e]) => e)?.[0];
-    if (err) throw err;
+    // three global keys, three slots in a cluster: one group each (one round trip on one Redis)
+    const [, , liveWithScores, , simIdsReply] = await pipelineValues(this.general, [
+      (p) =>
+        p
+          .zadd(WORKERS_KEY, now + this.ttl, this.workerId)
+          .zremrangebyscore(WORKERS_KEY, '-inf', now)
+          .zrangebyscore(WORKERS_KEY, `(${now}`, '+inf', 'WITHSCORES'),
+      (p) => p.hset(WORKER_INFO_KEY, this.workerId, JSON.stringify(report)),
+      (p) => p.zrange(SIMS_INDEX_KEY, 0, -1),
+    ]);
     if (this.stopping) return;
-    const { live, placing: workers } = workersToPlace(first![3]![1] as string[], this.workerId, now, this.ttl);
-    const simIds = first![4]![1] as string[];
+    const { live, placing: workers } = workersToPlace(liveWithScores as string[], this.workerId, now, this.ttl);
+    const simIds = simIdsReply as string[];
     this.liveCount = live.length;
     metrics.poolWorkers.set(live.length);
     metrics.poolSims.set(simIds.length);
 
     // who holds what: ours from memory, the others from their lease values
     const others = simIds.filter((id) => !this.runners.has(id));
-    const leases = others.length > 0 ? await this.general.mget(...others.map((id) => simKeys(id).lease)) : [];
+    const leases = await getMany(this.general, others.map((id) => simKeys(id).lease));
     const holderOf = new Map<string, string | null>();
     others.forEach((id, i) => {
       const h = leaseHolder(leases[i]);
@@ -229,10 +230,9 @@ export class WorkerPool {
     const orphans: string[] = [];
     for (const [id, h] of holderOf) if (h !== null && !counted.includes(h)) orphans.push(id);
     if (orphans.length === 0) return;
-    const p = this.general.pipeline();
-    for (const id of orphans) p.pttl(simKeys(id).lease);
+    const replies = await pipelineGroups(this.general, orphans.map((id) => (p) => p.pttl(simKeys(id).lease)));
     let soonest = Infinity;
-    for (const [e, ms] of (await p.exec()) ?? []) if (!e && Number(ms) > 0) soonest = Math.min(soonest, Number(ms));
+    for (const [e, ms] of replies.flat()) if (!e && Number(ms) > 0) soonest = Math.min(soonest, Number(ms));
     if (soonest < Infinity) this.expiryRoundInMs = soonest + 5;
   }
 
@@ -445,9 +445,7 @@ export class WorkerPool {
   async simStats(cap: number): Promise<SimStats[]> {
     const rs = [...this.runners.values()].filter((r) => r.lastOrderId !== null);
     if (rs.length === 0) return [];
-    const p = this.general.pipeline();
-    for (const r of rs) p.xrange(simKeys(r.simId).orders, r.lastOrderId === '0-0' ? '-' : `(${r.lastOrderId}`, '+', 'COUNT', cap);
-    const replies = (await p.exec()) ?? [];
+    const replies = (await pipelineGroups(this.general, rs.map((r) => (p) => p.xrange(simKeys(r.simId).orders, r.lastOrderId === '0-0' ? '-' : `(${r.lastOrderId}`, '+', 'COUNT', cap)))).flat();
     const now = Date.now();
     return rs.map((r, i) => {
       const [err, entries] = replies[i] ?? [new Error('no reply'), null];

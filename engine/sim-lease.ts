@@ -1,9 +1,11 @@
 // Leases of the simulations a pool worker hosts: value `<workerId>:<random>`, PX TTL. Not
-// redlock: a worker takes and hands back hundreds of leases at once, pipelined, and taking one
+// redlock: a worker takes and hands back hundreds of leases at once, pipelined (in a Redis
+// Cluster one pipeline per simulation's slot, sent together), and taking one
 // must also require the simulation's meta (I11: a late worker cannot re-create a deleted
 // simulation's lease key). Compare-and-pexpire / compare-and-delete as redlock does.
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../shared/redis.ts';
+import { pipelineGroups } from '../shared/redis-batch.ts';
 import { leaseValue, simKeys } from '../shared/keyspace.ts';
 import { redisScript } from '../shared/redis-script.ts';
 
@@ -36,13 +38,14 @@ export const newLeaseToken = (workerId: string): string => leaseValue(workerId, 
 /** Tries to take each simulation's lease; resolves to the ids taken. One round trip. */
 export async function acquireLeases(redis: RedisClient, simIds: readonly string[], token: string, ttlMs: number): Promise<string[]> {
   if (simIds.length === 0) return [];
-  const p = redis.pipeline();
-  for (const id of simIds) {
-    const k = simKeys(id);
-    ACQUIRE.queue(p, [k.meta, k.lease], [token, ttlMs]);
-  }
-  const replies = (await p.exec()) ?? [];
-  return simIds.filter((_, i) => replies[i]?.[0] === null && Number(replies[i]?.[1]) === 1);
+  const replies = await pipelineGroups(
+    redis,
+    simIds.map((id) => {
+      const k = simKeys(id);
+      return (p) => ACQUIRE.queue(p, [k.meta, k.lease], [token, ttlMs]);
+    }),
+  );
+  return simIds.filter((_, i) => replies[i]?.[0]?.[0] === null && Number(replies[i]?.[0]?.[1]) === 1);
 }
 
 /** Takes one simulation's lease (for a runner whose lease ran out locally). */
@@ -60,7 +63,8 @@ export async function renewLease(redis: RedisClient, simId: string, token: strin
 /** Deletes the leases this token holds (compare-and-delete); never throws. */
 export async function releaseLeases(redis: RedisClient, simIds: readonly string[], token: string): Promise<void> {
   if (simIds.length === 0) return;
-  const p = redis.pipeline();
-  for (const id of simIds) RELEASE.queue(p, [simKeys(id).lease], [token]);
-  await p.exec().catch(() => {});
+  await pipelineGroups(
+    redis,
+    simIds.map((id) => (p) => RELEASE.queue(p, [simKeys(id).lease], [token])),
+  ).catch(() => {});
 }

@@ -1,8 +1,10 @@
 // Worker membership: workers find each other through heartbeats in one sorted set
 // (`sector:workers`, score = heartbeat expiry in ms). There is no other coordinator. Each
 // worker also publishes a small report beside it (how many simulations it holds), from
-// which anyone computes the pool's balance.
+// which anyone computes the pool's balance. The two keys (and the channel) are global, each
+// in its own Redis Cluster slot: what is written to both goes in two groups (redis-batch.ts).
 import type { RedisClient } from './redis.ts';
+import { pipelineGroups, pipelineValues } from './redis-batch.ts';
 import { POOL_CHANNEL, WORKERS_KEY, WORKER_INFO_KEY } from './keyspace.ts';
 import { poolMessage } from './sim-registry.ts';
 
@@ -15,7 +17,7 @@ export interface WorkerReport {
 
 /** Records (or refreshes) a worker's heartbeat, valid for `ttlMs`, with its report. */
 export async function heartbeat(redis: RedisClient, workerId: string, ttlMs: number, report: WorkerReport, now = Date.now()): Promise<void> {
-  await redis.pipeline().zadd(WORKERS_KEY, now + ttlMs, workerId).hset(WORKER_INFO_KEY, workerId, JSON.stringify(report)).exec();
+  await pipelineValues(redis, [(p) => p.zadd(WORKERS_KEY, now + ttlMs, workerId), (p) => p.hset(WORKER_INFO_KEY, workerId, JSON.stringify(report))]);
 }
 
 /** Live worker ids (heartbeat not expired), sorted; also forgets workers whose heartbeat expired. */
@@ -27,14 +29,14 @@ export async function liveWorkers(redis: RedisClient, now = Date.now()): Promise
   const gone = dead as string[];
   if (gone.length > 0) {
     // ZREM only scores still expired, in case one came back between the two reads
-    await redis.pipeline().zremrangebyscore(WORKERS_KEY, '-inf', now).hdel(WORKER_INFO_KEY, ...gone).exec();
+    await pipelineGroups(redis, [(p) => p.zremrangebyscore(WORKERS_KEY, '-inf', now), (p) => p.hdel(WORKER_INFO_KEY, ...gone)]);
   }
   return (live as string[]).sort();
 }
 
 /** A worker leaving on purpose: others see it gone at once instead of after its heartbeat TTL. */
 export async function leavePool(redis: RedisClient, workerId: string): Promise<void> {
-  await redis.pipeline().zrem(WORKERS_KEY, workerId).hdel(WORKER_INFO_KEY, workerId).publish(POOL_CHANNEL, poolMessage.left(workerId)).exec();
+  await pipelineGroups(redis, [(p) => p.zrem(WORKERS_KEY, workerId), (p) => p.hdel(WORKER_INFO_KEY, workerId), (p) => p.publish(POOL_CHANNEL, poolMessage.left(workerId))]);
 }
 
 /** The reports of the live workers. */

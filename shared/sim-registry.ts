@@ -5,6 +5,7 @@
 // listing. No command spans two simulations, nor a simulation and a global key, so the
 // keys can live in different slots of a Redis Cluster.
 import type { RedisClient } from './redis.ts';
+import { pipelineGroups, scanKeys } from './redis-batch.ts';
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, leaseHolder, simKeys } from './keyspace.ts';
@@ -198,15 +199,13 @@ export async function getSim(redis: RedisClient, id: string): Promise<SimMeta | 
 
 /**
  * Every registered simulation, oldest first. One HGETALL per simulation, pipelined (each on
- * its own slot). Index entries whose meta is gone are left-overs of a delete that did not
+ * its own slot: one pipeline per simulation in a cluster). Index entries whose meta is gone are left-overs of a delete that did not
  * finish: they are dropped here and removed from the index.
  */
 export async function listSims(redis: RedisClient): Promise<SimMeta[]> {
   const ids = await redis.zrange(SIMS_INDEX_KEY, 0, -1);
   if (ids.length === 0) return [];
-  const p = redis.pipeline();
-  for (const id of ids) p.hgetall(simKeys(id).meta);
-  const replies = (await p.exec()) ?? [];
+  const replies = (await pipelineGroups(redis, ids.map((id) => (p) => p.hgetall(simKeys(id).meta)))).flat();
   const out: SimMeta[] = [];
   const orphans: string[] = [];
   ids.forEach((id, i) => {
@@ -242,17 +241,17 @@ export async function setTickDelay(redis: RedisClient, id: string, tickDelayMs: 
   return update(redis, id, { tickDelayMs: String(TickDelayMs.parse(tickDelayMs)) });
 }
 
-/** UNLINKs every key of the simulation but its meta (SCAN on the simulation's own pattern). */
+/**
+ * UNLINKs every key of the simulation but its meta (SCAN on the simulation's own pattern, on
+ * every primary of a cluster; the keys found share the simulation's slot, so one UNLINK).
+ */
 async function purgeSimKeys(redis: RedisClient, id: string): Promise<number> {
   const keys = simKeys(id);
-  let cursor = '0';
   let removed = 0;
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', keys.all, 'COUNT', 1000);
-    cursor = next;
+  for await (const found of scanKeys(redis, keys.all)) {
     const doomed = found.filter((k) => k !== keys.meta);
     if (doomed.length > 0) removed += await redis.unlink(...doomed);
-  } while (cursor !== '0');
+  }
   return removed;
 }
 

@@ -1,8 +1,8 @@
 // What a list of simulations shows for each one: its registry record, the tick its world is
 // at, which worker holds it, and its factions' standings. Read for many simulations in one
-// pipeline of single-key commands (no command spans two simulations, so this works when they
-// live in different Redis Cluster slots). Used by the API's `GET /sims` and the viz's list.
+// pipeline (on one Redis; in a Redis Cluster one per simulation, each within its slot). Used by the API's `GET /sims` and the viz's list.
 import type { RedisClient } from './redis.ts';
+import { pipelineGroups } from './redis-batch.ts';
 import { z } from 'zod';
 import { leaseHolder, SIMS_INDEX_KEY, simKeys } from './keyspace.ts';
 import { decodeSimMeta } from './sim-registry.ts';
@@ -48,14 +48,15 @@ export type SimSummary = z.infer<typeof SimSummary>;
  * registered (its world alone says it is there).
  */
 export async function readSimSummaries(redis: RedisClient, ids: readonly string[], defaultSim: string): Promise<(SimSummary | null)[]> {
-  const pipeline = redis.pipeline();
-  for (const id of ids) {
-    const keys = simKeys(id);
-    pipeline.hgetall(keys.meta).hgetall(keys.snapshot).get(keys.lease);
-  }
-  const replies = (await pipeline.exec()) ?? [];
+  const groups = await pipelineGroups(
+    redis,
+    ids.map((id) => {
+      const keys = simKeys(id);
+      return (p) => p.hgetall(keys.meta).hgetall(keys.snapshot).get(keys.lease);
+    }),
+  );
   return ids.map((id, i) => {
-    const [metaReply, snapshotReply, leaseReply] = replies.slice(i * 3, i * 3 + 3);
+    const [metaReply, snapshotReply, leaseReply] = groups[i] ?? [];
     for (const reply of [metaReply, snapshotReply, leaseReply]) if (reply?.[0]) throw reply[0];
     const meta = decodeSimMeta(id, metaReply?.[1] as Record<string, string>);
     if (!meta && id !== defaultSim) return null;
@@ -100,6 +101,7 @@ export interface SimPage {
  * record is gone (a delete in progress) are left out.
  */
 export async function readSimPage(redis: RedisClient, defaultSim: string, offset: number, limit: number): Promise<SimPage> {
+  // one key, one slot: a plain pipeline works in a cluster too
   const replies = (await redis.pipeline().zcard(SIMS_INDEX_KEY).zscore(SIMS_INDEX_KEY, defaultSim).exec()) ?? [];
   const [countErr, count] = replies[0] ?? [new Error('no reply')];
   const [scoreErr, defaultScore] = replies[1] ?? [new Error('no reply')];

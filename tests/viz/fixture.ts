@@ -1,7 +1,7 @@
 // A world and its events written straight into Redis, in the worker's layout (engine/store.ts),
 // for protocol tests that need exact control of event ids, trimming and timing. Tests that
 // need the real thing run a worker process instead.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.ts';
 import { eventId, snapshotWrites } from '../../engine/store.ts';
 import { generateWorld } from '../../engine/worldgen.ts';
 import { type SimKeys, SnapshotField } from '../../shared/keyspace.ts';
@@ -16,7 +16,7 @@ export interface FixtureWorld {
 }
 
 /** `shape` may change the generated world before it is written (fleets, owners). */
-export async function seedFixtureWorld(redis: Redis, keys: SimKeys, systems = 12, factions = 3, shape: (w: World) => World = (w) => w): Promise<FixtureWorld> {
+export async function seedFixtureWorld(redis: RedisClient, keys: SimKeys, systems = 12, factions = 3, shape: (w: World) => World = (w) => w): Promise<FixtureWorld> {
   let world = shape(generateWorld({ systems, factions, seed: 7 }, Date.now()));
   const writes = snapshotWrites(null, world);
   await redis.hset(keys.snapshot, SnapshotField.rev, 'r0', ...[...writes.set].flat());
