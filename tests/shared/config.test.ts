@@ -87,3 +87,33 @@ describe('secrets from files (<NAME>_FILE)', () => {
     expect(() => parseConfig({ BOT_TOKEN: 'x'.repeat(10), BOT_TOKEN_FILE: path.join(dir, 'short') })).toThrow(/BOT_TOKEN_FILE: set either BOT_TOKEN or BOT_TOKEN_FILE/);
   });
 });
+
+describe('Redis Cluster and durability settings', () => {
+  it('parses REDIS_CLUSTER_NODES seeds (IPv6 in brackets) and REDIS_DURABILITY levels; unset means one Redis, in memory', () => {
+    expect(parseConfig({}).REDIS_CLUSTER_NODES).toBeUndefined();
+    expect(parseConfig({})).toMatchObject({ REDIS_DURABILITY: { level: 'memory' }, REDIS_DURABILITY_TIMEOUT_MS: 1000 });
+    expect(parseConfig({ REDIS_CLUSTER_NODES: ' redis-0.redis:6379, 10.0.0.2:7001,[::1]:7002 ' }).REDIS_CLUSTER_NODES).toEqual([
+      { host: 'redis-0.redis', port: 6379 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(parseConfig({ REDIS_CLUSTER_NODES: '' }).REDIS_CLUSTER_NODES).toBeUndefined();
+    expect(parseConfig({ REDIS_DURABILITY: 'replicas:2', REDIS_DURABILITY_TIMEOUT_MS: '250' })).toMatchObject({ REDIS_DURABILITY: { level: 'replicas', replicas: 2 }, REDIS_DURABILITY_TIMEOUT_MS: 250 });
+    expect(parseConfig({ REDIS_DURABILITY: 'fsync' }).REDIS_DURABILITY).toEqual({ level: 'fsync' });
+  });
+
+  it('names REDIS_CLUSTER_NODES, REDIS_DURABILITY and REDIS_DURABILITY_TIMEOUT_MS when bad, with the bad entry', () => {
+    for (const [variable, value, pattern] of [
+      ['REDIS_CLUSTER_NODES', 'redis-0', /REDIS_CLUSTER_NODES: expected comma-separated host:port seeds of a Redis Cluster, got an entry "redis-0"/],
+      ['REDIS_CLUSTER_NODES', 'a:6379,b:0', /REDIS_CLUSTER_NODES: .*got an entry "b:0"/],
+      ['REDIS_CLUSTER_NODES', 'a:65536', /REDIS_CLUSTER_NODES: .*got an entry "a:65536"/],
+      ['REDIS_CLUSTER_NODES', 'redis://a:6379', /REDIS_CLUSTER_NODES: .*got an entry "redis:\/\/a:6379"/],
+      ['REDIS_DURABILITY', 'replicas', /REDIS_DURABILITY: expected "memory", "replicas:N" \(N >= 1\) or "fsync", got "replicas"/],
+      ['REDIS_DURABILITY', 'replicas:0', /REDIS_DURABILITY: .*got "replicas:0"/],
+      ['REDIS_DURABILITY', 'disk', /REDIS_DURABILITY: .*got "disk"/],
+      ['REDIS_DURABILITY_TIMEOUT_MS', '0', /REDIS_DURABILITY_TIMEOUT_MS: expected/],
+    ] as const) {
+      expect(() => parseConfig({ [variable]: value }), `${variable}=${value}`).toThrow(pattern);
+    }
+  });
+});
