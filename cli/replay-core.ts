@@ -3,17 +3,14 @@
 // byte, each tick's events with the stored ones, the world with every later checkpoint, and
 // the world at the live tick with the live snapshot.
 //
-// Determinism needs the exact inputs of each tick T, and the stored history has them:
-// - the tick time: the `ts` of T's `tick` event (the Date.now() the worker passed to advance;
-//   also the world's meta.ts);
-// - the orders: the entries after the previous world's lastOrderId up to the `lastOrderId` of
-//   T's tick event, and exactly `orders` of them (what ORDERS_PER_TICK let the worker read).
+// Each tick's exact inputs (its tick time and the orders it consumed) come from the stored
+// history: see engine/replay-tick.ts.
 // A tick whose inputs are no longer retained (events capped by EVENTS_MAXLEN, orders trimmed
 // after ORDER_RETAIN_TICKS) cannot be replayed: that is "not covered", apart from "differs".
-import { advance } from '../engine/advance.ts';
+import { firstEventDifference, replayTick } from '../engine/replay-tick.ts';
 import { snapshotWrites } from '../engine/store.ts';
 import { SnapshotField } from '../shared/keyspace.ts';
-import { type StreamEntry, compareStreamIds, decodeOrderEntry } from '../shared/streams.ts';
+import type { StreamEntry } from '../shared/streams.ts';
 import { decodeSnapshotHash, SnapshotCorruptError } from '../shared/world-store.ts';
 import type { World } from '../shared/world.ts';
 import type { Checkpoint, History } from './history.ts';
@@ -86,29 +83,15 @@ export function replayFrom(history: History, start: Checkpoint): ReplayOutcome {
   let orderAt = 0;
   for (let tick = fromTick + 1; tick <= toTick; tick++) {
     const storedEvents = stored.get(tick);
-    const head = storedEvents?.[0] ? (JSON.parse(storedEvents[0]) as { type?: string; ts?: number; orders?: number; lastOrderId?: string }) : undefined;
-    if (!head || head.type !== 'tick' || head.ts === undefined || head.orders === undefined || head.lastOrderId === undefined) {
-      return { status: 'not_covered', fromTick, tick, detail: `the tick event of tick ${tick} is no longer in the events stream (capped at EVENTS_MAXLEN): its tick time is unknown` };
-    }
-    const after = world.meta.lastOrderId;
-    while (orderAt < history.orders.length && compareStreamIds(history.orders[orderAt]![0], after) <= 0) orderAt++;
-    const consumed: StreamEntry[] = [];
-    while (orderAt < history.orders.length && compareStreamIds(history.orders[orderAt]![0], head.lastOrderId) <= 0) consumed.push(history.orders[orderAt++]!);
-    if (consumed.length !== head.orders) {
-      return {
-        status: 'not_covered',
-        fromTick,
-        tick,
-        detail: `tick ${tick} consumed ${head.orders} orders up to ${head.lastOrderId}; ${consumed.length} of them are still in the orders stream (trimmed after ORDER_RETAIN_TICKS)`,
-      };
-    }
-    const next = advance(world, consumed.map(decodeOrderEntry), head.ts);
-    const mine = next.events.map((e) => JSON.stringify(e));
-    const firstEvent = mine.findIndex((e, i) => e !== storedEvents![i]);
-    if (firstEvent >= 0 || mine.length !== storedEvents!.length) {
-      const i = firstEvent >= 0 ? firstEvent : Math.min(mine.length, storedEvents!.length);
+    const step = replayTick(world, storedEvents, history.orders, orderAt);
+    if (!step.ok) return { status: 'not_covered', fromTick, tick, detail: step.detail };
+    orderAt = step.orderAt;
+    const mine = step.events;
+    const i = firstEventDifference(mine, storedEvents!);
+    if (i >= 0) {
       return { status: 'differs', fromTick, toTick, tick, where: `event ${tick}-${i + 1}`, detail: `replayed ${mine[i] ?? '(none)'}, stored ${storedEvents![i] ?? '(none)'}` };
     }
+    const next = step.result;
     world = next.world;
     const checkpoint = later.get(tick);
     if (checkpoint) {

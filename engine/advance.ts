@@ -2,6 +2,7 @@
 // Math.random, no I/O: the same inputs give byte-identical outputs (invariant I4).
 import type { DecodedOrder } from '../shared/streams.ts';
 import type { OrderResult, SectorEvent } from '../shared/schemas.ts';
+import { factionTotals } from '../shared/world-store.ts';
 import type { World } from '../shared/world.ts';
 import { resolveSystems } from './combat.ts';
 import { WorldDraft } from './draft.ts';
@@ -47,7 +48,6 @@ export function advance(world: World, orders: readonly DecodedOrder[], ts: numbe
 
   resolveSystems(draft, rng);
 
-  const tickEvent: SectorEvent = { type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId };
   let next = draft.finish({ schema: world.meta.schema, params: world.meta.params, lastOrderId, rng: rng.state(), factions: world.meta.factions });
   // Judged on the state the tick leaves; the tick that meets the condition ends the world.
   const verdict = judge(next);
@@ -55,6 +55,7 @@ export function advance(world: World, orders: readonly DecodedOrder[], ts: numbe
     draft.emit({ type: 'world_ended', winner: verdict.winner, reason: verdict.reason });
     next = { ...next, meta: { ...next.meta, ended: { tick: draft.tick, ts, ...verdict } } };
   }
+  const tickEvent: SectorEvent = { type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId, standings: standingsOf(next) };
   return { world: next, events: [tickEvent, ...draft.events], results };
 }
 
@@ -80,14 +81,30 @@ function advanceEnded(world: World, orders: readonly DecodedOrder[], ts: number)
     results.set(id, rejectOrder(draft, id, reason, type, faction));
     lastOrderId = id;
   }
-  const tickEvent: SectorEvent = { type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId };
+  const tickEvent = (w: World): SectorEvent => ({ type: 'tick', tick: draft.tick, ts, orders: orders.length, lastOrderId, standings: standingsOf(w) });
   if (orders.length === 0 && nextRoundDue(world, ts)) {
     const next = nextRoundWorld(world, ts);
     const { params, factions } = next.meta;
     const created: SectorEvent = { type: 'world_created', tick: draft.tick, ts, systems: params.systems, factions: factions.map((f) => f.id), seed: params.seed, round: params.round ?? 0 };
-    return { world: next, events: [tickEvent, created], results };
+    return { world: next, events: [tickEvent(next), created], results };
   }
   const { schema, params, rng, factions } = world.meta;
-  const next = draft.finish({ schema, params, lastOrderId, rng, factions });
-  return { world: { ...next, meta: { ...next.meta, ended } }, events: [tickEvent, ...draft.events], results };
+  const finished = draft.finish({ schema, params, lastOrderId, rng, factions });
+  const next = { ...finished, meta: { ...finished.meta, ended } };
+  return { world: next, events: [tickEvent(next), ...draft.events], results };
+}
+
+/**
+ * Each faction's [systems, ships] in `world` (the tick event's `standings`), in faction order.
+ * One pass over the systems per tick: production is lazy, so ships cannot be kept as a running
+ * sum; the victory rule's share check already makes a pass of the same size.
+ */
+function standingsOf(world: World): Record<string, [number, number]> {
+  const totals = factionTotals(world);
+  const out: Record<string, [number, number]> = {};
+  for (const f of world.meta.factions) {
+    const t = totals.get(f.id);
+    out[f.id] = [t?.systems ?? 0, t?.ships ?? 0];
+  }
+  return out;
 }

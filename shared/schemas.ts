@@ -152,7 +152,18 @@ export const BattleSide = z.object({
 
 export const SectorEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('world_created'), ...eventBase, systems: z.number().int(), factions: z.array(FactionId), seed: z.number().int(), round: z.number().int().min(0).optional() }),
-  z.object({ type: z.literal('tick'), ...eventBase, orders: z.number().int().min(0), lastOrderId: StreamId }),
+  z.object({
+    type: z.literal('tick'),
+    ...eventBase,
+    orders: z.number().int().min(0),
+    lastOrderId: StreamId,
+    /**
+     * each faction's [systems owned, ships] as the tick leaves the world (garrisons with
+     * production, plus fleets), in the world's faction order: the match's charts over the
+     * whole retained history come from these. Absent in events from before it.
+     */
+    standings: z.record(FactionId, z.tuple([z.number().int().min(0), z.number().int().min(0)])).optional(),
+  }),
   z.object({ type: z.literal('order_applied'), ...eventBase, orderId: StreamId, order: z.string(), faction: z.string() }),
   z.object({ type: z.literal('order_rejected'), ...eventBase, orderId: StreamId, order: z.string().nullable(), faction: z.string().nullable(), reason: z.string() }),
   z.object({ type: z.literal('note'), ...eventBase, faction: FactionId, text: z.string() }),

@@ -88,16 +88,23 @@ const productionTick = (world: World): number => world.meta.ended?.tick ?? world
 export function factionTotals(world: World): Map<string, { systems: number; ships: number }> {
   const tick = productionTick(world);
   const totals = new Map(world.meta.factions.map((f) => [f.id, { systems: 0, ships: 0 }]));
-  for (const s of allSystems(world)) {
-    const t = s.owner === null ? undefined : totals.get(s.owner);
-    if (t) {
-      t.systems += 1;
-      t.ships += garrisonAt(s, tick);
+  // plain loops over the chunks: the engine runs this every tick (the tick event's standings),
+  // and at 100,000 systems a generator costs several times the work itself
+  for (const chunk of world.systems) {
+    for (const s of chunk) {
+      if (s.owner === null) continue;
+      const t = totals.get(s.owner);
+      if (t) {
+        t.systems += 1;
+        t.ships += garrisonAt(s, tick);
+      }
     }
   }
-  for (const f of allFleets(world)) {
-    const t = totals.get(f.owner);
-    if (t) t.ships += f.ships;
+  for (const chunk of Object.values(world.fleets)) {
+    for (const f of chunk) {
+      const t = totals.get(f.owner);
+      if (t) t.ships += f.ships;
+    }
   }
   return totals;
 }

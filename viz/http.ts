@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { errorBody } from '../shared/http-error.ts';
 import { StreamId } from '../shared/schemas.ts';
 import { HISTORY_PAGE_MAX, type HistoryPage } from './event-history.ts';
+import type { WorldAt } from './world-at.ts';
 import { LIST_PAGE_MAX, type SimListPage } from './sim-directory.ts';
 
 const ListQuery = z.object({
@@ -23,7 +24,15 @@ const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(HISTORY_PAGE_MAX).default(HISTORY_PAGE_MAX),
 });
 
+const WorldAtQuery = z.object({
+  sim: z.string().max(200).optional(),
+  tick: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
 export const WS_PATH = '/ws';
+
+/** The exact world at a past tick (JSON; `sim`, `tick`): a checkpoint and the retained orders replayed. */
+export const WORLD_AT_PATH = '/world-at.json';
 
 /** Older events of a simulation, one bounded page at a time (JSON; `sim`, `before`, `limit`). */
 export const HISTORY_PATH = '/events.json';
@@ -35,7 +44,7 @@ export const VIZ_PROBES = { health: '/health', ready: '/ready', metrics: '/metri
 export const SIMS_LIST_PATH = '/sims.json';
 
 /** Every path the viz serves (the page's own files are under `/`). */
-export const VIZ_ROUTES = ['/', WS_PATH, SIMS_LIST_PATH, HISTORY_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
+export const VIZ_ROUTES = ['/', WS_PATH, SIMS_LIST_PATH, HISTORY_PATH, WORLD_AT_PATH, VIZ_PROBES.health, VIZ_PROBES.ready, VIZ_PROBES.metrics] as const;
 
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 
@@ -67,6 +76,8 @@ export interface VizHttpDeps {
   listSims(offset: number, limit: number): Promise<SimListPage>;
   /** one page of a simulation's older events; null when `sim` names no simulation */
   readHistory(sim: string | undefined, before: string | null, limit: number): Promise<HistoryPage | null>;
+  /** the world at a past tick; null when `sim` names no simulation */
+  readWorldAt(sim: string | undefined, tick: number): Promise<WorldAt | null>;
 }
 
 /** Thrown by `readHistory` for a malformed simulation id (a 400, not a 503). */
@@ -102,6 +113,21 @@ export function createVizApp(deps: VizHttpDeps): Hono {
     }
     if (!page) return json(404, errorBody('unknown_sim', `there is no simulation ${JSON.stringify(sim)}`, 'sim'));
     return new Response(JSON.stringify(page), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
+  });
+  app.get(WORLD_AT_PATH, async (c) => {
+    const query = WorldAtQuery.safeParse(c.req.query());
+    if (!query.success) return badQuery(query.error);
+    const { sim, tick } = query.data;
+    let at: WorldAt | null;
+    try {
+      at = await deps.readWorldAt(sim, tick);
+    } catch (err) {
+      if (err instanceof InvalidSim) return json(400, errorBody('invalid_query', `sim: ${err.message}`, 'sim'));
+      return json(503, errorBody('redis_unavailable', 'cannot read the history (Redis unreachable?); retry shortly'));
+    }
+    if (!at) return json(404, errorBody('unknown_sim', `there is no simulation ${JSON.stringify(sim)}`, 'sim'));
+    if (!at.covered) return json(404, errorBody('not_covered', `tick ${tick} cannot be rebuilt exactly: ${at.detail}`, 'tick'));
+    return new Response(JSON.stringify(at), { headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
   });
   app.get(SIMS_LIST_PATH, async (c) => {
     const query = ListQuery.safeParse(c.req.query());

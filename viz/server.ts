@@ -21,6 +21,7 @@ import { createVizMetrics } from './metrics.ts';
 import { CloseCode } from './protocol.ts';
 import { SimChannel } from './sim-channel.ts';
 import { SimDirectory } from './sim-directory.ts';
+import { readWorldAt } from './world-at.ts';
 
 export { VIZ_PROBES, VIZ_ROUTES } from './http.ts';
 
@@ -88,15 +89,25 @@ export async function startViz(config: Config, log: Logger, options: VizOptions 
   });
   const directory = new SimDirectory(redis, config.SIM_ID);
 
+  /** The simulation a request's `sim` names, null when there is none such; InvalidSim when malformed. */
+  const knownSim = async (raw: string | undefined): Promise<string | null> => {
+    const sim = parseSim(new URL(`http://viz/?sim=${encodeURIComponent(raw ?? '')}`), config.SIM_ID);
+    if (!sim.ok) throw new InvalidSim(sim.message.replace(/^sim: /, ''));
+    if (sim.simId !== config.SIM_ID && !(await simExists(redis, sim.simId))) return null;
+    return sim.simId;
+  };
+
   let stopping = false;
   const app = createVizApp({
     registry: metrics.registry,
     listSims: (offset, limit) => directory.read(offset, limit),
     readHistory: async (raw, before, limit) => {
-      const sim = parseSim(new URL(`http://viz/?sim=${encodeURIComponent(raw ?? '')}`), config.SIM_ID);
-      if (!sim.ok) throw new InvalidSim(sim.message.replace(/^sim: /, ''));
-      if (sim.simId !== config.SIM_ID && !(await simExists(redis, sim.simId))) return null;
-      return readHistoryPage(redis, simKeys(sim.simId), before, limit);
+      const simId = await knownSim(raw);
+      return simId === null ? null : readHistoryPage(redis, simKeys(simId), before, limit);
+    },
+    readWorldAt: async (raw, tick) => {
+      const simId = await knownSim(raw);
+      return simId === null ? null : readWorldAt(redis, simKeys(simId), tick);
     },
     ready: async () => {
       if (stopping) return { ok: false, detail: 'stopping' };

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { advance } from '../../engine/advance.ts';
 import { snapshotWrites } from '../../engine/store.ts';
 import { generateWorld } from '../../engine/worldgen.ts';
+import { garrisonAt } from '../../shared/rules.ts';
 import type { Order, SectorEvent } from '../../shared/schemas.ts';
 import type { DecodedOrder } from '../../shared/streams.ts';
 import { allFleets, allSystems, canonicalWorld, chunkOf, getSystem } from '../../shared/world.ts';
@@ -94,6 +95,32 @@ describe('advance', () => {
         });
       }),
       { numRuns: 80 },
+    );
+  });
+
+  it("puts each faction's systems and ships, as the tick leaves the world, into the tick event", () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        let world = generateWorld({ systems: s.systems, factions: s.factions, seed: s.seed });
+        s.ticks.forEach((raws, t) => {
+          const orders = raws.map((r, i) => concreteOrder(world, r, `${t + 1}-${i}`));
+          const { world: next, events } = advance(world, orders, 1);
+          // counted here from the world itself: owned systems, their garrisons with production, fleets
+          const expected: Record<string, [number, number]> = {};
+          for (const f of next.meta.factions) expected[f.id] = [0, 0];
+          for (const sys of allSystems(next)) {
+            if (sys.owner === null) continue;
+            expected[sys.owner]![0] += 1;
+            expected[sys.owner]![1] += garrisonAt(sys, next.meta.tick);
+          }
+          for (const f of allFleets(next)) expected[f.owner]![1] += f.ships;
+          const head = events[0] as Extract<SectorEvent, { type: 'tick' }>;
+          expect(head.standings).toEqual(expected);
+          expect(Object.keys(head.standings!)).toEqual(next.meta.factions.map((f) => f.id)); // in faction order: the same bytes every time
+          world = next;
+        });
+      }),
+      { numRuns: 40 },
     );
   });
 

@@ -170,7 +170,8 @@ describe('the next round', () => {
     expect(r.world.meta.params).toEqual({ systems: 4, factions: 2, seed: roundSeed(7, 1), victory: 'share:50', nextRoundS: 5, round: 1, startTick: 2 });
     expect(r.world.meta.lastOrderId).toBe(w.meta.lastOrderId);
     expect(r.events).toEqual([
-      { type: 'tick', tick: 2, ts: 6000, orders: 0, lastOrderId: w.meta.lastOrderId },
+      // the standings are the new world's: each faction its home with its starting garrison
+      { type: 'tick', tick: 2, ts: 6000, orders: 0, lastOrderId: w.meta.lastOrderId, standings: { BotFaction: [1, 20], Crimson: [1, 20] } },
       { type: 'world_created', tick: 2, ts: 6000, systems: 4, factions: ['BotFaction', 'Crimson'], seed: roundSeed(7, 1), round: 1 },
     ]);
     // production starts at the new round, not at tick 0

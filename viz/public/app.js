@@ -58,9 +58,13 @@ function drawLegend() {
   const world = view.world;
   const body = $('legend').querySelector('tbody');
   if (!world) return body.replaceChildren();
-  // in a replay, systems are counted from the replayed owners; ships are not known
-  const counts = view.shown?.replay ? world.factions.map(() => 0) : null;
-  if (counts) for (const o of view.shown.owner) if (o >= 0) counts[o] += 1;
+  // in a replay: the exact world's totals; else systems counted from the replayed owners and
+  // ships from the tick event's standings (when the events carry them)
+  const shown = view.shown?.replay ? view.shown : null;
+  const counts = shown ? (shown.totals?.map((t) => t[0]) ?? world.factions.map(() => 0)) : null;
+  if (shown && !shown.totals) for (const o of shown.owner) if (o >= 0) counts[o] += 1;
+  const standing = shown && !shown.totals ? view.history.standingsAt(shown.tick) : null;
+  const shipsAt = (i) => (shown.totals ? shown.totals[i][1] : (standing?.[world.factions[i].id]?.[1] ?? '–'));
   body.replaceChildren(
     ...world.factions.map((f, i) => {
       const tr = document.createElement('tr');
@@ -74,7 +78,7 @@ function drawLegend() {
       const sw = document.createElement('span');
       sw.className = 'swatch';
       sw.style.background = f.color;
-      const cells = [sw, f.name === f.id ? f.id : `${f.name} (${f.id})`, counts ? counts[i] : f.systems, counts ? '–' : f.ships];
+      const cells = [sw, f.name === f.id ? f.id : `${f.name} (${f.id})`, counts ? counts[i] : f.systems, shown ? shipsAt(i) : f.ships];
       for (const c of cells) {
         const td = document.createElement('td');
         if (c instanceof Node) td.appendChild(c);
@@ -114,27 +118,19 @@ function drawCharts() {
   chartTimer = null;
   const world = view.world;
   if (!world || !view.live) return;
-  const h = view.history;
-  const facIdx = (id) => view.factionIndex.get(id);
   const tMax = view.live.tick;
-  const systems = h.systemSeries(tMax, world.factions.map((f) => f.systems), facIdx);
-  const tMin = Math.min(systems[0]?.tick ?? tMax, h.live[0]?.tick ?? tMax);
+  const series = view.history.chartSeries(
+    tMax,
+    world.factions.map((f) => f.systems),
+    world.factions.map((f) => f.id),
+  );
+  const tMin = Math.min(series.systems[0]?.tick ?? tMax, series.ships[0]?.tick ?? tMax);
   const marker = view.replayTick;
-  drawChart($('chart-systems'), {
-    title: 'systems',
-    tMin,
-    tMax,
-    marker,
-    series: world.factions.map((f, i) => ({ color: f.color, points: systems.map((p) => ({ t: p.tick, v: p.systems[i] })) })),
-  });
-  drawChart($('chart-ships'), {
-    title: h.live.length > 1 ? `ships (since tick ${h.live[0].tick}, when this page opened)` : 'ships',
-    tMin,
-    tMax,
-    marker,
-    series: world.factions.map((f, i) => ({ color: f.color, points: h.live.map((p) => ({ t: p.tick, v: p.ships[i] })) })),
-  });
-  view.charts = { systems: systems.length, ships: h.live.length, tMin, tMax };
+  const line = (points) => world.factions.map((f, i) => ({ color: f.color, points: points.map((p) => ({ t: p.tick, v: p.v[i] })) }));
+  drawChart($('chart-systems'), { title: 'systems', tMin, tMax, marker, series: line(series.systems) });
+  // ships come from the tick events' standings; events from before those carry none
+  drawChart($('chart-ships'), { title: series.shipsPartial ? `ships (from tick ${series.shipsFrom})` : 'ships', tMin, tMax, marker, series: line(series.ships) });
+  view.charts = { systems: series.systems.length, ships: series.ships.length, tMin, tMax, shipsFrom: series.shipsFrom };
 }
 const scheduleCharts = () => {
   chartTimer ??= setTimeout(drawCharts, CHART_MS);
@@ -157,7 +153,19 @@ function drawTimeline() {
   $('go-live').disabled = view.replayTick === null;
   const badge = $('replay-state');
   badge.hidden = view.replayTick === null;
-  badge.textContent = view.replayTick === null ? '' : `replaying tick ${view.replayTick}`;
+  const shown = view.shown;
+  badge.dataset.source = view.replayTick === null ? '' : (shown?.source ?? '');
+  badge.title = shown?.why ?? '';
+  badge.textContent =
+    view.replayTick === null
+      ? ''
+      : `replaying tick ${view.replayTick} · ${
+          shown?.source === 'exact'
+            ? `exact (checkpoint ${shown.checkpoint} + the orders replayed)`
+            : shown?.source === 'loading'
+              ? 'owners from the events; loading the exact world…'
+              : 'owners from the events; garrisons and fleet sizes not known'
+        }`;
 }
 
 function drawBanner() {
@@ -210,6 +218,9 @@ function showShown() {
 // History: scrubbing back through the retained ticks, and back to live
 // ---------------------------------------------------------------------------------------
 
+// At once, the owners the events tell (exact) and the fleets in transit (sizes unknown); then
+// the exact world at that tick from the viz (a checkpoint and the retained orders replayed with
+// the engine, /world-at.json) where the server still has what it takes.
 function replayTo(t) {
   if (!view.live) return;
   if (t >= view.live.tick) return goLive();
@@ -221,9 +232,58 @@ function replayTo(t) {
     fleets: view.history.fleetsAt(t, facIdx),
     tick: t,
     replay: true,
+    source: 'loading',
   };
   showShown();
   drawCharts();
+  requestExact(t);
+}
+
+/** The tick whose exact world is wanted next, and whether a request is out: one at a time, the latest wins. */
+const exact = { wanted: null, busy: false };
+
+function requestExact(t) {
+  exact.wanted = t;
+  if (exact.busy) return;
+  exact.busy = true;
+  (async () => {
+    while (exact.wanted !== null) {
+      const tick = exact.wanted;
+      exact.wanted = null;
+      const generation = view.history.generation;
+      const url = new URL('world-at.json', location.href);
+      url.search = '';
+      if (view.sim) url.searchParams.set('sim', view.sim);
+      url.searchParams.set('tick', String(tick));
+      let answer;
+      try {
+        const res = await fetch(url, { cache: 'no-store' });
+        const body = await res.json();
+        answer = res.ok ? { ok: true, body } : { ok: false, why: body?.error?.message ?? `HTTP ${res.status}` };
+      } catch (err) {
+        answer = { ok: false, why: err.message };
+      }
+      // still showing that tick of that world?
+      if (view.replayTick !== tick || view.history.generation !== generation || view.shown?.tick !== tick) continue;
+      const st = answer.ok ? answer.body.state : null;
+      if (st && st.owners.length === view.world.systems.length) {
+        view.shown = {
+          owner: Int16Array.from(st.owners, (o) => (o === null ? -1 : o)),
+          ships: Int32Array.from(st.ships),
+          fleets: st.fleets.map(([id, f, ships, system, to, depart, arrive]) => ({ id, f, ships, system, to, depart, arrive })),
+          totals: st.totals,
+          tick,
+          replay: true,
+          source: 'exact',
+          checkpoint: answer.body.checkpoint,
+        };
+      } else {
+        view.shown = { ...view.shown, source: 'events', why: answer.ok ? 'the world at that tick has another shape' : answer.why };
+      }
+      showShown();
+    }
+    exact.busy = false;
+  })();
 }
 
 function goLive() {

@@ -5,8 +5,10 @@
 //   - fleets in transit at that tick: the departures whose trip spans it, minus fleets
 //     destroyed by then (their sizes are not in the events, so a replay shows none);
 //   - systems per faction over the retained ticks (the same undo, counted).
-// Ships per faction are not in the events: that series comes from the `state` messages
-// received since the page opened.
+//   - systems and ships per faction at every tick: each `tick` event carries the faction
+//     standings as the tick left the world (`standings`, {faction: [systems, ships]}); for
+//     events from before the engine wrote them, systems come from the undo above and ships
+//     only from the `state` messages received since the page opened.
 const PAGE = 5000;
 /** the page keeps at most this many events (the stream keeps EVENTS_MAXLEN, 10,000 by default) */
 const MAX_EVENTS = 200_000;
@@ -20,6 +22,8 @@ export function createHistory() {
     complete: false,
     /** samples from live `state` messages: {tick, systems:[...], ships:[...]} */
     live: [],
+    /** the `tick` events that carry standings, oldest first: {tick, standings} */
+    standings: [],
     /** how the previous round ended (its world_ended event), when this world is a next round */
     previousEnd: null,
     generation: 0,
@@ -30,14 +34,30 @@ export function createHistory() {
     h.oldestTick = null;
     h.complete = false;
     h.live = [];
+    h.standings = [];
     h.previousEnd = null;
     h.generation += 1;
   };
 
+  const standingsOf = (events) => events.filter((e) => e.type === 'tick' && e.standings).map((e) => ({ tick: e.tick, standings: e.standings }));
+
   h.append = (events) => {
     for (const e of events) h.events.push(e);
-    if (h.events.length > MAX_EVENTS) h.events.splice(0, h.events.length - MAX_EVENTS);
+    for (const p of standingsOf(events)) if (!(h.standings.at(-1)?.tick >= p.tick)) h.standings.push(p);
+    if (h.events.length > MAX_EVENTS) {
+      h.events.splice(0, h.events.length - MAX_EVENTS);
+      const oldest = h.events[0].tick;
+      const keep = h.standings.findIndex((p) => p.tick >= oldest);
+      h.standings.splice(0, keep < 0 ? h.standings.length : keep);
+    }
     if (h.oldestTick === null && h.events.length) h.oldestTick = h.events[0].tick;
+  };
+
+  /** Prepends older events (a page fetched backwards) and their standings. */
+  const prepend = (events) => {
+    h.events.unshift(...events);
+    const first = h.standings[0]?.tick ?? Infinity;
+    h.standings.unshift(...standingsOf(events).filter((p) => p.tick < first));
   };
 
   h.addSample = (tick, totals) => {
@@ -66,11 +86,11 @@ export function createHistory() {
       const created = page.events.findLastIndex((e) => e.type === 'world_created');
       if (created >= 0) {
         h.previousEnd = page.events.slice(0, created).findLast((e) => e.type === 'world_ended') ?? null;
-        h.events.unshift(...page.events.slice(created));
+        prepend(page.events.slice(created));
         h.oldestTick = page.events[created].tick;
         break;
       }
-      h.events.unshift(...page.events);
+      prepend(page.events);
       if (page.events.length) h.oldestTick = page.events[0].tick;
       cursor = page.events[0]?.id ?? cursor;
       onPage();
@@ -128,6 +148,46 @@ export function createHistory() {
     }
     if (h.oldestTick !== null) points.push({ tick: h.oldestTick, systems: [...counts] });
     return points.reverse();
+  };
+
+  /**
+   * The charts' series, oldest first: {systems: [{tick, v:[...]}], ships: [{tick, v:[...]}],
+   * shipsFrom, shipsPartial}. From the standings in the tick events, then the live samples after the newest
+   * of them; systems before the oldest standings (older events) from the owner undo.
+   */
+  h.chartSeries = (liveTick, liveCounts, factionIds) => {
+    const fromStandings = h.standings.map((p) => ({
+      tick: p.tick,
+      systems: factionIds.map((id) => p.standings[id]?.[0] ?? 0),
+      ships: factionIds.map((id) => p.standings[id]?.[1] ?? 0),
+    }));
+    // the live samples fill the ticks the standings do not cover (older events, or a tick
+    // whose events have not arrived yet)
+    const covered = new Set(fromStandings.map((p) => p.tick));
+    const samples = [...fromStandings, ...h.live.filter((p) => !covered.has(p.tick) && p.tick <= liveTick)].sort((a, b) => a.tick - b.tick);
+    const firstSample = samples[0]?.tick ?? Infinity;
+    const indexOf = new Map(factionIds.map((id, i) => [id, i]));
+    const undone = h.systemSeries(liveTick, liveCounts, (id) => indexOf.get(id)).filter((p) => p.tick < firstSample);
+    const systems = [...undone.map((p) => ({ tick: p.tick, v: p.systems })), ...samples.map((p) => ({ tick: p.tick, v: p.systems }))];
+    const ships = samples.map((p) => ({ tick: p.tick, v: p.ships }));
+    // ships start later than systems when the oldest tick events carry no standings
+    const oldestTickEvent = h.events.find((e) => e.type === 'tick');
+    const shipsPartial = oldestTickEvent !== undefined && !oldestTickEvent.standings;
+    return { systems, ships, shipsFrom: ships[0]?.tick ?? null, shipsPartial };
+  };
+
+  /** The standings the tick event of tick `t` carries, or null. */
+  h.standingsAt = (t) => {
+    let lo = 0;
+    let hi = h.standings.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const p = h.standings[mid];
+      if (p.tick === t) return p.standings;
+      if (p.tick < t) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return null;
   };
 
   h.worldEnded = () => {
