@@ -3,9 +3,9 @@
 // each later tick replayed with the pure engine on its retained inputs (engine/replay-tick.ts),
 // each replayed tick's events compared with the stored ones, so what is served is what
 // happened. Bounded: at most CHECKPOINT_EVERY_TICKS ticks from a checkpoint, read in two
-// round trips. Where no checkpoint, event or order covers the tick the answer says why; the
+// round trips on the simulation's slot (its keys share one hash tag). Where no checkpoint, event or order covers the tick the answer says why; the
 // page then shows what the events alone tell (owners, departures).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { firstEventDifference, replayTick } from '../engine/replay-tick.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import { compareStreamIds, type StreamEntry } from '../shared/streams.ts';
@@ -21,7 +21,7 @@ export type WorldAt =
 const eventJson = (fields: string[]): string => fields[fields.indexOf('event') + 1] ?? '';
 
 /** The world of `keys`' simulation at `tick`, or why it cannot be rebuilt exactly. */
-export async function readWorldAt(redis: Redis, keys: SimKeys, tick: number): Promise<WorldAt> {
+export async function readWorldAt(redis: RedisClient, keys: SimKeys, tick: number): Promise<WorldAt> {
   const notCovered = (detail: string): WorldAt => ({ covered: false, tick, detail });
   // A checkpoint can be dropped between the index read and the copy's read (a commit added a
   // newer one): then read the index again.
