@@ -72,7 +72,11 @@ export function connectRedis(target: RedisTarget, name: string, extra: RedisOpti
       // rather than fail the request (the commit path does not use this client).
       retryDelayOnClusterDown: 200,
       retryDelayOnTryAgain: 100,
-      retryDelayOnFailover: 200,
+      // A command whose node connection closed may have run: the Cluster client sends it again
+      // after this delay, unless the caller asked never to resend (the API: a resent append
+      // could queue an order twice; 0 makes it fail, the client gets a 503 and retries with its
+      // Idempotency-Key), as autoResendUnfulfilledCommands does on one Redis.
+      retryDelayOnFailover: options.autoResendUnfulfilledCommands === false ? 0 : 200,
       redisOptions: { ...(nodeLevel as RedisOptions), ...clusterNodeAuth(target.REDIS_URL) },
     },
   );
