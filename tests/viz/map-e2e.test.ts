@@ -2,7 +2,8 @@
 // worker ticking, a viz serving, a private redis-server): zoom, pan and fit; labels that never
 // overlap; charts that grow as ticks pass; scrubbing back to an earlier owner and returning to
 // live; the log's filters; the legend's highlight; the details of a system and of a fleet,
-// compared with the snapshot in Redis (a world written there, that no worker ticks); the winner of a world that ends.
+// compared with the snapshot in Redis (a world written there, that no worker ticks); the winner of a world that ends
+// (a real worker's match ended by its victory rule, and a written world_ended).
 // Screenshots in test-artifacts/viz-map-*.png.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -199,6 +200,7 @@ describe('the canvas map in Chromium', () => {
     await pollUntil(async () => ((await pageTick(page)) > tickBeforeLive ? true : undefined), 'ticks still advancing live');
     const timeline = await page.evaluate(() => ({ value: (document.getElementById('timeline') as HTMLInputElement).value, live: (window.sectorView.live as { tick: number }).tick }));
     expect(timeline.value).toBe(String(timeline.live));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-live-again.png') });
 
     // The log, filtered by faction and by type.
     await page.locator('#log-faction').selectOption('Crimson');
@@ -284,6 +286,32 @@ describe('the canvas map in Chromium', () => {
     expect(await field(page, 'ships').textContent()).toBe('7');
     expect(await field(page, 'eta').textContent()).toContain(`tick ${fleet.arrive} (in ${fleet.arrive! - world.tick} tick`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-fleet.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("a real worker's match ends by its victory rule: the page names the engine's winner, then follows into the next round", async () => {
+    // A match of 40 ticks (ticks:40: the most systems then wins), a next round 2 s later.
+    // Crimson is handed systems early, so it leads when time is up.
+    const simId = 'map-match';
+    spawnRole('worker', { REDIS_URL: redisServer.url, SIM_ID: simId, TICK_DELAY: '0.1', WORLD_SYSTEMS: '60', WORLD_FACTIONS: '4', WORLD_VICTORY: 'ticks:40', WORLD_NEXT_ROUND_S: '2' });
+    const { page, errors } = await openPage(await startViz(simId));
+    await pollUntil(async () => ((await systemsDrawn(page)) === 60 ? true : undefined), 'the map drawn', 30_000);
+    for (let system = 0; system < 12; system++) await order(simId, { type: 'set_owner', faction: 'Crimson', system });
+    const ended = await pollUntil(
+      async () => (await streamEvents(simId)).find((e): e is Extract<StoredEvent, { type: 'world_ended' }> => e.type === 'world_ended'),
+      'the match ended by the engine',
+      120_000,
+      100,
+    );
+    expect(ended.winner).toBe('Crimson');
+    await expect.poll(() => page.locator('#banner .winner').getAttribute('data-winner'), { timeout: 30_000 }).toBe('Crimson');
+    expect(await page.locator('#banner').textContent()).toContain(ended.reason);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-match-won.png') });
+    // the next round: a new world (round 1) on the same page, which remembers who won the last
+    await expect.poll(() => page.evaluate(() => (window.sectorView.world as { params?: { round?: number } } | null)?.params?.round ?? 0), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.locator('#banner').textContent(), { timeout: 30_000 }).toContain('Crimson won the last round');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'viz-map-match-next-round.png') });
     expect(errors).toEqual([]);
     await page.close();
   });
