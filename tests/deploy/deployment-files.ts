@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { isPair, parseAllDocuments, parseDocument, visit } from 'yaml';
 import { writeTokens } from '../../deploy/tokens.ts';
 import { REPO_ROOT } from '../helpers/processes.ts';
 
@@ -198,13 +198,52 @@ export function interpolate(text: string, vars: Record<string, string>): string 
   });
 }
 
-/**
- * compose.yaml as `docker compose` sees it with these profiles active: a service that names
- * profiles starts only when one of them is active (none is by default, as with a plain `up`).
- */
-export function readCompose(vars: Record<string, string>, profiles: readonly string[] = []): ComposeFile {
+/** The compose files a stack is run with: `docker compose -f a -f b` merges b onto a. */
+export const COMPOSE_FILES = { single: ['compose.yaml'], cluster: ['compose.yaml', 'compose.cluster.yaml'] } as const;
+
+// A key whose value carries compose's `!reset` (drop what earlier files said) or `!override`
+// (replace it instead of merging) tag is renamed to `<key><marker><tag>` while parsing.
+const TAG_MARKER = '\u0000';
+/** Sequences an override file replaces rather than extends (compose's merge rules). */
+const REPLACED_SEQUENCES = new Set(['command', 'entrypoint', 'test']);
+
+function parseComposeFile(text: string, where: string): Record<string, unknown> {
   // YAML merge keys (`<<: *anchor`) are part of the compose format.
-  const file = parseYaml(interpolate(repoFile('compose.yaml'), vars), { merge: true }) as ComposeFile;
+  const doc = parseDocument(text, { merge: true });
+  if (doc.errors.length > 0) throw new Error(`${where}: ${doc.errors.map((e) => e.message).join('; ')}`);
+  visit(doc, {
+    Pair(_, pair) {
+      const value = pair.value as { tag?: string } | null;
+      if (!isPair(pair) || (value?.tag !== '!reset' && value?.tag !== '!override')) return;
+      (pair.key as { value: string }).value += TAG_MARKER + value.tag;
+      value.tag = undefined;
+    },
+  });
+  return doc.toJS() as Record<string, unknown>;
+}
+
+/** Compose's merge of an override file onto the files before it. */
+function mergeCompose(base: unknown, over: unknown, key = ''): unknown {
+  if (Array.isArray(base) && Array.isArray(over)) return REPLACED_SEQUENCES.has(key) ? over : [...new Set([...base, ...over])];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(base) || !isObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [rawKey, value] of Object.entries(over)) {
+    const [k, tag] = rawKey.split(TAG_MARKER) as [string, string | undefined];
+    if (tag === '!reset') delete out[k];
+    else if (tag === '!override') out[k] = value;
+    else out[k] = k in out ? mergeCompose(out[k], value, k) : value;
+  }
+  return out;
+}
+
+/**
+ * The compose files as `docker compose -f ...` sees them, merged, with these profiles active:
+ * a service that names profiles starts only when one of them is active (none is by default,
+ * as with a plain `up`).
+ */
+export function readCompose(vars: Record<string, string>, profiles: readonly string[] = [], files: readonly string[] = COMPOSE_FILES.single): ComposeFile {
+  const file = files.map((f) => parseComposeFile(interpolate(repoFile(f), vars), f)).reduce((a, b) => mergeCompose(a, b) as Record<string, unknown>) as ComposeFile;
   const active = (s: ComposeService) => !Array.isArray(s.profiles) || s.profiles.some((p: unknown) => profiles.includes(String(p)));
   return { ...file, services: Object.fromEntries(Object.entries(file.services).filter(([, s]) => active(s))) };
 }

@@ -106,6 +106,8 @@ export interface TestClusterOptions {
   args?: string[];
   /** cluster-node-timeout (ms): how soon a silent primary is failed over */
   nodeTimeoutMs?: number;
+  /** forms the cluster out of the six started nodes (`127.0.0.1:port` each) instead of `redis-cli --cluster create` */
+  formWith?: (addresses: string[]) => Promise<void>;
 }
 
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
@@ -180,9 +182,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
 
   try {
     for (let i = 0; i < 6; i++) nodes.push(await startNode());
-    await execFileAsync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], {
-      timeout: 60_000,
-    });
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    if (opts.formWith) await opts.formWith(addresses);
+    else await execFileAsync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 });
   } catch (err) {
     await stop();
     throw err;
