@@ -7,19 +7,26 @@
 //   announcement on `sector:pool`, on which every worker runs a round at once.
 // Rounds run every `roundMs` and on every announcement (a release, a worker joining or
 // leaving, a simulation created), so a free simulation is taken within one round.
-import type { RedisClient } from '../shared/redis.ts';
+// In Redis Cluster mode (REDIS_CLUSTER_NODES) the commit connections are per primary, routed
+// by a slot table (engine/slot-table.ts); an attempt that meets a cluster redirect or a closed
+// connection is abandoned and retried against the refreshed owner; committed ticks are marked
+// on another primary (engine/tick-marks.ts) so lost writes are found after a failover.
+import calculateSlot from 'cluster-key-slot';
+import type { CommitConnection, RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
-import { POOL_CHANNEL, SIMS_INDEX_KEY, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
+import { POOL_CHANNEL, SIMS_INDEX_KEY, TICK_MARK_KEYS, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { balance, leavePool, type WorkerReport } from '../shared/pool-members.ts';
 import { connectRedis } from '../shared/redis.ts';
 import { getMany, pipelineGroups, pipelineValues } from '../shared/redis-batch.ts';
 import { ensureDefaultSim, poolMessage } from '../shared/sim-registry.ts';
-import { CommitPool } from './commit-pool.ts';
+import { type CommitLender, CommitPool, RoutedCommitPool } from './commit-pool.ts';
 import { DueHeap } from './due-heap.ts';
 import { decidePlacement, targetFor, workersToPlace } from './placement.ts';
 import { acquireLeases, newLeaseToken, releaseLeases, takeLease } from './sim-lease.ts';
-import { type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
+import { type RunnerContext, type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
+import { SlotTable, clusterAbandonReason } from './slot-table.ts';
+import { TickMarks } from './tick-marks.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 
 export interface SimStats {
@@ -42,7 +49,9 @@ export class WorkerPool {
   readonly workerId: string;
   private readonly general: RedisClient;
   private readonly subscriber: RedisClient;
-  private readonly commits: CommitPool;
+  private readonly commits: CommitLender;
+  /** Redis Cluster mode only */
+  private readonly cluster: { table: SlotTable; routed: RoutedCommitPool; marks: TickMarks } | null = null;
   private readonly runners = new Map<string, SimRunner>();
   private readonly heap = new DueHeap<SimRunner>();
   /** due runners waiting for a commit connection, FIFO from `readyHead` */
@@ -74,7 +83,30 @@ export class WorkerPool {
     this.subscriber = connectRedis(config, `sector-worker-sub:${this.workerId}`);
     this.general.on('error', (err) => opts.log.warn({ err: err.message }, 'redis connection error'));
     this.subscriber.on('error', () => {});
-    this.commits = new CommitPool(config.REDIS_URL, `sector-commit:${this.workerId}`, config.WORKER_COMMIT_CONNECTIONS, () => this.pump());
+    if (!config.REDIS_CLUSTER_NODES) {
+      this.commits = new CommitPool(config.REDIS_URL, `sector-commit:${this.workerId}`, config.WORKER_COMMIT_CONNECTIONS, () => this.pump());
+      return;
+    }
+    const table = new SlotTable(this.general, (reason, changed, err) => {
+      opts.metrics.slotTableRefreshes.inc({ reason: reason === 'coalesced' ? 'abandon' : reason, outcome: err ? 'failed' : changed ? 'changed' : 'same' });
+      if (err) opts.log.warn({ err: err.message, reason }, 'cannot read the cluster slot table; keeping the last one');
+      else if (changed) opts.log.info({ reason, primaries: [...table.primaries()] }, 'cluster slot table changed');
+      for (const [node, n] of routed.perNode()) opts.metrics.commitConnections.set({ node }, n);
+      if (changed) this.pump();
+    });
+    const routed = new RoutedCommitPool(table, config.REDIS_URL, `sector-commit:${this.workerId}`, config.WORKER_COMMIT_CONNECTIONS, () => this.pump(), () => {
+      void table.refresh('closed');
+    });
+    const markSlots = TICK_MARK_KEYS.map((k) => calculateSlot(k));
+    // a simulation's mark goes to a key another primary serves than the simulation's own
+    const markKeyFor = (simId: string): string => {
+      const own = routed.ownerOf(simId);
+      const i = markSlots.findIndex((slot) => table.ownerOf(slot) !== undefined && table.ownerOf(slot) !== own);
+      return TICK_MARK_KEYS[Math.max(0, i)]!;
+    };
+    const marks = new TickMarks(this.general, markKeyFor, (err) => opts.log.warn({ err: err.message }, 'cannot write tick marks'));
+    this.commits = routed;
+    this.cluster = { table, routed, marks };
   }
 
   get generalRedis(): RedisClient {
@@ -93,6 +125,7 @@ export class WorkerPool {
 
   async start(): Promise<void> {
     const { log } = this.opts;
+    if (this.cluster) await this.cluster.table.start();
     // Registering the configured world needs Redis; start anyway when it is away (the first
     // rounds retry), as the single-world worker did.
     await this.registerDefault().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cannot register the configured simulation yet; will retry'));
@@ -160,7 +193,7 @@ export class WorkerPool {
   }
 
   private async round(): Promise<void> {
-    const { config, log, metrics } = this.opts;
+    const { metrics } = this.opts;
     if (!this.defaultRegistered) await this.registerDefault();
     const now = Date.now();
     const report: WorkerReport = { held: this.runners.size, at: now };
@@ -205,7 +238,7 @@ export class WorkerPool {
         return;
       }
       for (const id of taken) {
-        const r = new SimRunner({ config, log, metrics, general: this.general, hooks: this.opts.hooks ?? {} }, id, token, at);
+        const r = new SimRunner(this.runnerContext(), id, token, at);
         this.runners.set(id, r);
         metrics.handovers.inc({ kind: 'acquired' });
         r.log.info({ workerId: this.workerId }, 'lease gained');
@@ -220,6 +253,19 @@ export class WorkerPool {
     const helds = infos.map((raw, i) => (live[i] === this.workerId ? this.runners.size : raw ? (JSON.parse(raw) as WorkerReport).held : 0));
     const b = balance(helds);
     if (b !== null) metrics.poolBalance.set(b);
+  }
+
+  private runnerContext(): RunnerContext {
+    const { config, log, metrics } = this.opts;
+    const marks = this.cluster?.marks;
+    return {
+      config,
+      log,
+      metrics,
+      general: this.general,
+      hooks: this.opts.hooks ?? {},
+      ...(marks ? { tickMark: (simId, createdAt) => marks.highest(simId, createdAt), committed: (simId, tick, createdAt) => marks.record(simId, tick, createdAt) } : {}),
+    };
   }
 
   /**
@@ -252,16 +298,19 @@ export class WorkerPool {
         this.heap.pop();
         this.ready.push(top);
       }
-      while (this.readyHead < this.ready.length) {
-        const r = this.ready[this.readyHead]!;
-        if (this.runners.get(r.simId) !== r || r.running) {
-          this.readyHead += 1; // dropped or already running
-          continue;
+      if (this.cluster) this.pumpRouted();
+      else {
+        while (this.readyHead < this.ready.length) {
+          const r = this.ready[this.readyHead]!;
+          if (this.runners.get(r.simId) !== r || r.running) {
+            this.readyHead += 1; // dropped or already running
+            continue;
+          }
+          const conn = this.commits.tryBorrow(r.simId);
+          if (!conn) break;
+          this.readyHead += 1;
+          this.run(r, conn);
         }
-        const conn = this.commits.tryBorrow();
-        if (!conn) break;
-        this.readyHead += 1;
-        this.run(r, conn);
       }
       if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
         this.ready = this.ready.slice(this.readyHead);
@@ -271,6 +320,31 @@ export class WorkerPool {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Redis Cluster: a runner whose primary has no idle connection (or whose slot is not served
+   * right now) waits, in order, without holding back the runners of the other primaries.
+   */
+  private pumpRouted(): void {
+    const { routed } = this.cluster!;
+    const waiting: SimRunner[] = [];
+    const spent = new Set<string | undefined>();
+    for (let i = this.readyHead; i < this.ready.length; i++) {
+      const r = this.ready[i]!;
+      if (this.runners.get(r.simId) !== r || r.running) continue;
+      const owner = routed.ownerOf(r.simId);
+      const conn = spent.has(owner) ? undefined : routed.tryBorrow(r.simId);
+      if (!conn) {
+        spent.add(owner);
+        waiting.push(r);
+        continue;
+      }
+      this.run(r, conn);
+    }
+    if (spent.has(undefined)) void this.cluster!.table.refresh('unserved');
+    this.ready = waiting;
+    this.readyHead = 0;
   }
 
   private armTimer(): void {
@@ -291,7 +365,7 @@ export class WorkerPool {
     );
   }
 
-  private run(r: SimRunner, conn: Parameters<SimRunner['wake']>[0]): void {
+  private run(r: SimRunner, conn: CommitConnection): void {
     r.running = true;
     const plannedAt = r.nextTickAt;
     const startedAt = Date.now();
@@ -302,6 +376,16 @@ export class WorkerPool {
         (outcome) => outcome,
         async (err: unknown) => {
           await conn.redis.unwatch().catch(() => {});
+          // Redis Cluster: MOVED, ASK, CLUSTERDOWN, TRYAGAIN, READONLY or a closed connection
+          // abandon the attempt (nothing ran); the next one goes to the owner the refreshed
+          // table names
+          const reason = this.cluster ? clusterAbandonReason(err) : null;
+          if (reason !== null) {
+            this.opts.metrics.clusterAbandons.inc({ reason });
+            void this.cluster!.table.refresh('abandon');
+            if (r.conflicts === 0) r.log.info({ reason, err: (err as Error).message }, 'commit attempt abandoned on a cluster reply; retrying at the slot\'s owner');
+            return 'redirected' as const;
+          }
           this.attemptFailed(r, err);
           return 'failed' as const;
         },
@@ -347,12 +431,15 @@ export class WorkerPool {
     }
   }
 
-  private afterWake(r: SimRunner, outcome: WakeOutcome | 'failed', plannedAt: number, startedAt: number): void {
+  private afterWake(r: SimRunner, outcome: WakeOutcome | 'failed' | 'redirected', plannedAt: number, startedAt: number): void {
     const { metrics, config } = this.opts;
     if (this.runners.get(r.simId) !== r) return;
     const now = Date.now();
     if (outcome === 'lost' || outcome === 'gone') {
-      if (outcome === 'gone') r.log.info('simulation deleted; dropping it');
+      if (outcome === 'gone') {
+        r.log.info('simulation deleted; dropping it');
+        void this.cluster?.marks.forget(r.simId);
+      }
       else r.log.warn({ workerId: this.workerId }, 'lease lost; standing by');
       this.drop(r, outcome === 'gone' ? null : 'lost');
       return;
@@ -369,6 +456,10 @@ export class WorkerPool {
       // never retry at once: an attempt can fail without I/O (connection not ready)
       r.conflicts += 1;
       r.nextTickAt = now + Math.min(200, 2 ** Math.min(r.conflicts, 8));
+    } else if (outcome === 'redirected') {
+      // the slot moved or its primary is failing over: soon, once the table is refreshed
+      r.conflicts += 1;
+      r.nextTickAt = now + Math.min(500, 20 * 2 ** Math.min(r.conflicts, 5));
     } else if (outcome === 'failed') {
       // Redis unreachable or erroring: back off (50 ms doubling to 2 s) instead of spinning
       r.nextTickAt = now + Math.min(2000, 50 * 2 ** (r.failures - 1));
@@ -433,6 +524,10 @@ export class WorkerPool {
     while (this.runners.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     this.updateHeld();
     this.commits.close();
+    if (this.cluster) {
+      this.cluster.table.close();
+      await within(500, this.cluster.marks.close());
+    }
     for (const c of [this.general, this.subscriber]) c.disconnect();
   }
 

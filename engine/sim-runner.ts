@@ -6,12 +6,17 @@
 //   the runner ends); another token in the lease means it was lost (I2);
 // - paused: renew the lease inside an otherwise empty MULTI, tick nothing;
 // - else load (or seed) the world, apply the orders after lastOrderId, advance one tick and
-//   commit snapshot, events, results, order trim and the lease renewal in one MULTI/EXEC.
+//   commit snapshot, events, results, order trim and the lease renewal in one MULTI/EXEC;
+// - a world loaded at a tick below one known committed (this runner's own last tick, or the
+//   tick mark kept on another primary in Redis Cluster mode) lost its last writes (a failover
+//   to a replica that had not received them): it is paused with the lost range in its meta,
+//   and ticks on after an operator's resume at the tick above that range (see lostTicks).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import { META_ENDED } from '../shared/sim-registry.ts';
+import { META_LOST } from '../shared/sim-registry.ts';
 import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import type { CommitConnection } from '../shared/redis.ts';
@@ -25,6 +30,7 @@ import { renewLease, takeLease } from './sim-lease.ts';
 import { eventId, snapshotWrites } from './store.ts';
 import { LEASE_STRETCH_MAX, TickBudget } from './tick-budget.ts';
 import { nextRoundDue } from './victory.ts';
+import { clusterAbandonReason } from './slot-table.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 import { generateWorld } from './worldgen.ts';
 
@@ -40,6 +46,13 @@ export interface RunnerContext {
   /** for reads outside a transaction (the outcome of a commit whose reply was lost) */
   general: RedisClient;
   hooks: RunnerHooks;
+  /**
+   * Redis Cluster mode: the highest tick known committed for this simulation (created at
+   * `createdAt`), from the tick marks kept in other slots (engine/tick-marks.ts); null: none
+   */
+  tickMark?: (simId: string, createdAt: string) => Promise<number | null>;
+  /** Redis Cluster mode: a tick landed (recorded as the simulation's tick mark) */
+  committed?: (simId: string, tick: number, createdAt: string) => void;
 }
 
 /**
@@ -50,6 +63,17 @@ export interface RunnerContext {
  */
 export type WakeOutcome = 'committed' | 'waiting' | 'conflict' | 'lost' | 'gone';
 
+/** Ticks a world lost (its primary's last writes, lost in a failover): `from`..`to`, inclusive. */
+export interface LostTicks {
+  from: number;
+  to: number;
+}
+export const formatLostTicks = (l: LostTicks): string => `${l.from}-${l.to}`;
+export function parseLostTicks(raw: string | null | undefined): LostTicks | null {
+  const m = /^(\d+)-(\d+)$/.exec(raw ?? '');
+  return m ? { from: Number(m[1]), to: Number(m[2]) } : null;
+}
+
 /** The stored world and its history disagree: ticking on would lose or corrupt one of them. */
 export class WorldLostError extends Error {}
 
@@ -59,7 +83,7 @@ interface Cached {
   orderMarks: string[];
 }
 
-const META_READ = ['state', 'tickDelayMs', 'systems', 'factions', 'seed', 'createdAt', 'victory', 'nextRoundS'] as const;
+const META_READ = ['state', 'tickDelayMs', 'systems', 'factions', 'seed', 'createdAt', 'victory', 'nextRoundS', META_LOST.lostTicks] as const;
 const ordersAfter = (after: string) => (after === '0-0' ? '-' : `(${after}`);
 
 export class SimRunner implements Scheduled {
@@ -160,7 +184,14 @@ export class SimRunner implements Scheduled {
     this.tickDelayMs = Number(meta[1]);
     if (this.paused) return this.renewInMulti(commit, epoch, started);
     const rev = replies[2]?.[1] as string | null;
-    const { world, prev, seeded } = await this.loadOrSeed(c, rev, meta, guess ? undefined : (replies[5]?.[1] as Record<string, string>));
+    const { world, prev, seeded, loaded } = await this.loadOrSeed(c, rev, meta, guess ? undefined : (replies[5]?.[1] as Record<string, string>));
+    const lastEvent = (replies[3]?.[1] as StreamEntry[] | undefined)?.[0]?.[0];
+    // A range already found lost and not yet jumped over (an operator resumed, or another worker found it)
+    let lost = parseLostTicks(meta[8]);
+    if (loaded || seeded) {
+      const found = await this.lostWrites(seeded ? -1 : world.meta.tick, meta[5]!, lastEvent);
+      if (found && (lost === null || found.to > lost.to)) return this.pauseForLostTicks(commit, epoch, started, { from: lost?.from ?? found.from, to: found.to });
+    }
     if (!this.started && !seeded) {
       // Just taken over: keep the world's own schedule (its last tick time + the delay), so
       // a move costs at most one tick period and hosted worlds keep their spread phases.
@@ -178,11 +209,14 @@ export class SimRunner implements Scheduled {
 
     let next: World;
     let events: ReturnType<typeof advance>['events'];
+    // resumed over a lost range: this tick is numbered above it (no tick number is committed twice)
+    if (lost && lost.to < world.meta.tick) lost = null;
+    const base = lost ? { ...world, meta: { ...world.meta, tick: lost.to } } : world;
     let results: ReturnType<typeof advance>['results'] = new Map();
     let consumed = 0;
     if (seeded) {
-      next = world;
-      events = [{ type: 'world_created', tick: 0, ts: world.meta.ts, systems: world.meta.params.systems, factions: world.meta.factions.map((f) => f.id), seed: world.meta.params.seed }];
+      next = lost ? { ...world, meta: { ...world.meta, tick: lost.to + 1 } } : world;
+      events = [{ type: 'world_created', tick: next.meta.tick, ts: world.meta.ts, systems: world.meta.params.systems, factions: world.meta.factions.map((f) => f.id), seed: world.meta.params.seed }];
     } else {
       const entries = (guess && prev === guess ? replies[5]?.[1] : await c.xrange(k.orders, ordersAfter(world.meta.lastOrderId), '+', 'COUNT', cfg.ORDERS_PER_TICK)) as StreamEntry[];
       consumed = entries.length;
@@ -202,12 +236,12 @@ export class SimRunner implements Scheduled {
           return 'conflict';
         }
       }
-      ({ world: next, events, results } = advance(world, entries.map(decodeOrderEntry), now));
+      ({ world: next, events, results } = advance(base, entries.map(decodeOrderEntry), now));
     }
     const tickNo = next.meta.tick;
+    if (lost) events = [{ type: 'ticks_lost', tick: tickNo, ts: next.meta.ts, from: lost.from, to: lost.to }, ...events];
     // Redis does not roll a transaction back when one command fails, so the check that this
     // tick's event ids are new comes before the commit, not from a refused XADD inside it.
-    const lastEvent = (replies[3]?.[1] as StreamEntry[] | undefined)?.[0]?.[0];
     if (!seeded && lastEvent && compareStreamIds(lastEvent, eventId(tickNo, 0)) >= 0) {
       throw new WorldLostError(`the events stream (last id ${lastEvent}) is ahead of the snapshot (tick ${tickNo - 1}): was an older snapshot restored? Trim ${k.events} to ids below ${tickNo}-0 to go on`);
     }
@@ -229,6 +263,8 @@ export class SimRunner implements Scheduled {
     if (checkpoint) queueCheckpoint(m, k, checkpoint);
     // The registry shows the match's state (meta is WATCHed and was there: no re-creation).
     if (next.meta.ended && !world.meta.ended) m.hset(k.meta, META_ENDED.winner, next.meta.ended.winner, META_ENDED.endedTick, String(next.meta.ended.tick));
+    // the range is jumped over (or was already behind the world): the operator's note goes
+    if (meta[8] !== null) m.hdel(k.meta, META_LOST.lostTicks, META_LOST.pausedReason);
     if (!seeded && (next.meta.params.round ?? 0) !== (world.meta.params.round ?? 0)) {
       m.hdel(k.meta, META_ENDED.winner, META_ENDED.endedTick).hset(k.meta, META_ENDED.round, String(next.meta.params.round ?? 0));
     }
@@ -252,6 +288,10 @@ export class SimRunner implements Scheduled {
     try {
       reply = await m.exec();
     } catch (err) {
+      // A reply (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, READONLY, EXECABORT...) says nothing ran:
+      // the attempt is abandoned, never redirected (the pool refreshes its slot table)
+      const reason = clusterAbandonReason(err);
+      if (reason !== null && reason !== 'closed') throw err;
       // The reply was lost: the commit may or may not have landed. Ask Redis.
       const landed = await this.ctx.general.hget(k.snapshot, SnapshotField.rev).then(
         (r) => r === newRev,
@@ -281,6 +321,7 @@ export class SimRunner implements Scheduled {
     metrics.tickSeconds.observe((Date.now() - started) / 1000);
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
     this.lastTick = tickNo;
+    this.ctx.committed?.(this.simId, tickNo, meta[5]!);
     this.lastOrderId = next.meta.lastOrderId;
     this.lastTickAt = next.meta.ts;
     if (this.log.isLevelEnabled('debug')) this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');
@@ -298,9 +339,9 @@ export class SimRunner implements Scheduled {
   }
 
   /** `hash`: the snapshot as read in the WATCH pipeline, when it was (no cached world then). */
-  private async loadOrSeed(c: Redis, rev: string | null, meta: (string | null)[], hash?: Record<string, string>): Promise<{ world: World; prev: Cached | null; seeded: boolean }> {
+  private async loadOrSeed(c: Redis, rev: string | null, meta: (string | null)[], hash?: Record<string, string>): Promise<{ world: World; prev: Cached | null; seeded: boolean; loaded: boolean }> {
     const k = this.keys;
-    if (this.cache && rev !== null && this.cache.rev === rev) return { world: this.cache.world, prev: this.cache, seeded: false };
+    if (this.cache && rev !== null && this.cache.rev === rev) return { world: this.cache.world, prev: this.cache, seeded: false, loaded: false };
     const loadStarted = Date.now();
     const stored = decodeSnapshotHash(hash ?? (await c.hgetall(k.snapshot)));
     if (stored) {
@@ -312,7 +353,7 @@ export class SimRunner implements Scheduled {
       this.lastOrderId = stored.world.meta.lastOrderId;
       this.lastTickAt = stored.world.meta.ts;
       // The hash holds exactly stored.world: the commit writes only the chunks that change.
-      return { world: stored.world, prev: stored, seeded: false };
+      return { world: stored.world, prev: stored, seeded: false, loaded: true };
     }
     if ((await c.exists(k.events)) > 0) {
       // Events without a snapshot: a world existed and its snapshot was lost (evicted, deleted).
@@ -344,7 +385,40 @@ export class SimRunner implements Scheduled {
       this.budget.recordLoad(Date.now() - genStarted);
       this.log.info({ ...params, factions: this.seedWorld.meta.factions.map((f) => f.id), lastOrderId }, 'no world in Redis: seeding a new one');
     }
-    return { world: { ...this.seedWorld, meta: { ...this.seedWorld.meta, lastOrderId } }, prev: null, seeded: true };
+    return { world: { ...this.seedWorld, meta: { ...this.seedWorld.meta, lastOrderId } }, prev: null, seeded: true, loaded: false };
+  }
+
+  /**
+   * Whether the world as loaded (at `storedTick`, -1: none, being seeded) is behind a tick known
+   * committed: this runner's own last commit, or (Redis Cluster) the simulation's tick mark on
+   * another primary. An events stream ahead of the snapshot is left to the older-snapshot
+   * check (WorldLostError); here snapshot and events went back together, as a failover to a
+   * replica that missed the last writes does.
+   */
+  private async lostWrites(storedTick: number, createdAt: string, lastEvent: string | undefined): Promise<LostTicks | null> {
+    if (lastEvent && Number(lastEvent.split('-')[0]) > storedTick) return null;
+    const mark = (await this.ctx.tickMark?.(this.simId, createdAt)) ?? null;
+    const highest = Math.max(this.lastTick, mark ?? -1);
+    return highest > storedTick ? { from: storedTick + 1, to: highest } : null;
+  }
+
+  /**
+   * Lost writes found: pause the simulation (meta `state` paused, `lostTicks` the range,
+   * `pausedReason` for the operator) inside a MULTI under this attempt's WATCH, so a holder that
+   * lost its lease writes nothing. An operator's resume ticks on above the range.
+   */
+  private async pauseForLostTicks(commit: CommitConnection, epoch: number, started: number, lost: LostTicks): Promise<WakeOutcome> {
+    const c = commit.redis;
+    const k = this.keys;
+    if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+    const reason = `ticks ${lost.from}..${lost.to} were committed and then lost (a Redis failover to a replica that had not received them); resume to tick on from tick ${lost.to + 1}`;
+    const reply = await c.multi().hset(k.meta, 'state', 'paused', META_LOST.lostTicks, formatLostTicks(lost), META_LOST.pausedReason, reason).pexpire(k.lease, this.ctx.config.LEASE_TTL_MS).exec();
+    if (reply === null) return 'conflict';
+    this.leaseUntil = started + this.ctx.config.LEASE_TTL_MS;
+    this.paused = true;
+    this.ctx.metrics.lostTicks.inc(lost.to - lost.from + 1);
+    this.log.error({ lostFrom: lost.from, lostTo: lost.to }, `lost writes: ${reason}; simulation paused`);
+    return 'waiting';
   }
 
   /**

@@ -36,6 +36,15 @@ export function createWorkerMetrics(sources?: WorkerMetricSources) {
     handovers: new prom.Counter({ name: 'sector_sim_handovers_total', help: 'simulations taken (acquired), handed over (released) or lost (lease expired or taken)', labelNames: ['kind'], registers }),
     poolWorkers: new prom.Gauge({ name: 'sector_pool_workers', help: 'live workers in the pool (heartbeats)', registers }),
     poolBalance: new prom.Gauge({ name: 'sector_pool_balance', help: 'max/mean simulations per live worker, from the workers\' heartbeat reports (1 is even)', registers }),
+    lostTicks: new prom.Counter({ name: 'sector_sim_lost_ticks_total', help: 'ticks found committed and then lost (a Redis failover to a replica that missed them); each such simulation is paused', registers }),
+    clusterAbandons: new prom.Counter({
+      name: 'sector_commit_cluster_abandons_total',
+      help: 'Redis Cluster: commit attempts abandoned on a cluster reply or a closed connection (never redirected), by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    slotTableRefreshes: new prom.Counter({ name: 'sector_slot_table_refreshes_total', help: 'Redis Cluster: reloads of the slot -> primary table, by what asked (start, periodic, abandon, closed) and outcome', labelNames: ['reason', 'outcome'], registers }),
+    commitConnections: new prom.Gauge({ name: 'sector_commit_connections', help: 'commit connections open, per primary (one Redis: a single series)', labelNames: ['node'], registers }),
     poolSims: new prom.Gauge({ name: 'sector_pool_sims', help: 'simulations registered (the registry index), as this worker last read it', registers }),
   };
   // Per held simulation, read at scrape time (one series per simulation this worker holds; a

@@ -73,6 +73,13 @@ export const SIMS_INDEX_KEY = 'sector:sims';
 export const WORKERS_KEY = 'sector:workers';
 /** hash: worker id -> JSON of what it reports with its heartbeat (simulations held, ...) */
 export const WORKER_INFO_KEY = 'sector:workers:info';
+/**
+ * hashes: simulation id -> `<tick>:<createdAt>`, the last tick a worker saw committed (Redis
+ * Cluster only; engine/tick-marks.ts). Sixteen keys whose hash tags fall in the sixteen 1024-slot
+ * ranges, so whatever the slots' split some are on another primary than any simulation: its
+ * mark is written there and survives the loss of the simulation's own primary's last writes.
+ */
+export const TICK_MARK_KEYS: readonly string[] = ['m60', 'm42', 'm0', 'm20', 'm61', 'm43', 'm1', 'm21', 'm62', 'm40', 'm2', 'm22', 'm63', 'm41', 'm3', 'm23'].map((t) => `sector:ticks:{${t}}`);
 /** pub/sub channel: a worker that releases simulations (or joins, or leaves) announces it here */
 export const POOL_CHANNEL = 'sector:pool';
 

@@ -176,6 +176,8 @@ export const SectorEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('owner_set'), ...eventBase, system: SystemId, from: FactionId.nullable(), to: FactionId }),
   /** the match is over: `winner` met the victory condition (`reason` says which) */
   z.object({ type: z.literal('world_ended'), ...eventBase, winner: FactionId, reason: z.string() }),
+  /** ticks `from`..`to` were committed and then lost (a Redis failover); this tick is the next after them */
+  z.object({ type: z.literal('ticks_lost'), ...eventBase, from: z.number().int().min(0), to: z.number().int().min(0) }),
 ]);
 export type SectorEvent = z.infer<typeof SectorEvent>;
 export type SectorEventType = SectorEvent['type'];

@@ -51,12 +51,23 @@ export interface SimMeta {
   /** written by the worker's commit: the round the world is in, and the winner of an ended match */
   round: number;
   winner: string | null;
+  /** ticks `<from>-<to>` the world committed and then lost (a failover), until a resume ticks on past them */
+  lostTicks?: string | null;
+  /** why the worker paused the simulation (lost ticks), for the operator */
+  pausedReason?: string | null;
 }
 
 /** The fields of the meta hash an admin's create writes, in the order they are written. */
 const META_FIELDS = ['name', 'systems', 'factions', 'seed', 'tickDelayMs', 'state', 'createdAt', 'victory'] as const;
 /** The fields the worker writes into meta in the commit of the tick that ends a match or starts a round. */
 export const META_ENDED = { winner: 'winner', endedTick: 'endedTick', round: 'round' } as const;
+/**
+ * The fields the worker writes into meta when it finds that the world lost ticks it had
+ * committed (a Redis failover to a replica that missed them): `lostTicks` `<from>-<to>`, and a
+ * sentence for the operator; with `state` paused. The commit that ticks on after a resume
+ * removes both.
+ */
+export const META_LOST = { lostTicks: 'lostTicks', pausedReason: 'pausedReason' } as const;
 
 function metaArgs(m: SimMeta): string[] {
   return [...META_FIELDS.flatMap((f) => [f, String(m[f])]), ...(m.nextRoundS === null ? [] : ['nextRoundS', String(m.nextRoundS)])];
@@ -78,6 +89,8 @@ export function decodeSimMeta(id: string, hash: Record<string, string> | null | 
     nextRoundS: hash.nextRoundS ? Number(hash.nextRoundS) : null,
     round: Number(hash[META_ENDED.round] ?? 0),
     winner: hash[META_ENDED.winner] || null,
+    // only while the worker has found lost ticks (a Redis failover) and no resume ticked past them
+    ...(hash[META_LOST.lostTicks] ? { lostTicks: hash[META_LOST.lostTicks], pausedReason: hash[META_LOST.pausedReason] ?? null } : {}),
   };
 }
 

@@ -33,6 +33,9 @@ export const SimSummary = z.object({
   /** the round the world is in (0 the first), and the winner once its match is over */
   round: z.number().int().min(0).nullable(),
   winner: z.string().nullable(),
+  /** ticks `<from>-<to>` the world committed and then lost in a Redis failover (it is paused until resumed), and why it was paused */
+  lostTicks: z.string().nullable(),
+  pausedReason: z.string().nullable(),
   /** the tick the world is at; null before a worker created it */
   tick: z.number().int().min(0).nullable(),
   /** the worker holding the simulation's lease now, if any */
@@ -75,6 +78,8 @@ export async function readSimSummaries(redis: RedisClient, ids: readonly string[
       nextRoundS: meta?.nextRoundS ?? null,
       round: meta?.round ?? null,
       winner: meta?.winner ?? null,
+      lostTicks: meta?.lostTicks ?? null,
+      pausedReason: meta?.pausedReason ?? null,
       tick: stored ? stored.world.meta.tick : null,
       holder: leaseHolder((leaseReply?.[1] ?? null) as string | null),
       standings: (stored?.world.meta.factions ?? []).map((f) => ({
