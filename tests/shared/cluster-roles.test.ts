@@ -174,3 +174,22 @@ describe('the sector CLI on the cluster', () => {
     expect(down.stderr).toMatch(/cannot reach the Redis Cluster at 127\.0\.0\.1:1/);
   });
 });
+
+describe('an API process whose cluster cannot be reached', () => {
+  it('starts, and answers 503 redis_unavailable (not 500) until the cluster is there', async () => {
+    const nobody = await freePort();
+    const lonely = spawnRole('api', { ...env, REDIS_CLUSTER_NODES: `127.0.0.1:${nobody}`, PORT: '0' });
+    const url = `http://127.0.0.1:${(await lonely.waitForLog((l) => l.msg === 'api listening', 60_000)).port as number}`;
+    for (const res of [
+      await fetch(`${url}/ready`),
+      await fetch(`${url}/sims`),
+      await fetch(`${url}/snapshot`),
+      await fetch(`${url}/orders`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'note', faction: 'BotFaction', text: 'nobody home' }) }),
+    ]) {
+      expect(res.status, `${res.url}: ${await res.clone().text()}`).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('redis_unavailable');
+    }
+    lonely.kill('SIGTERM');
+    expect(await lonely.exited).toBe(0);
+  });
+});
