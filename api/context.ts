@@ -2,6 +2,7 @@
 // matters across requests (invariant I5): RedisClient holds the world, the config is read-only.
 import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
+import { type DurabilityPlan, durabilityPlan } from '../shared/durability.ts';
 import { type SimKeys, simKeys } from '../shared/keyspace.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import type { prom } from '../shared/metrics.ts';
@@ -15,6 +16,11 @@ export interface ApiDeps {
   log?: Logger;
   /** a Prometheus registry to register on (a fresh one per app otherwise) */
   registry?: prom.Registry;
+  /**
+   * REDIS_DURABILITY as checked against the servers (shared/durability.ts checkDurability);
+   * by default the config's setting unchecked (`fsync` then trusts `appendfsync always`)
+   */
+  durability?: DurabilityPlan;
 }
 
 export interface ApiContext {
@@ -23,6 +29,8 @@ export interface ApiContext {
   keys: SimKeys;
   log: Logger;
   metrics: ApiMetrics;
+  /** what an order's 202 promises, and the wait that keeps the promise */
+  durability: DurabilityPlan;
 }
 
 export function apiContext(deps: ApiDeps): ApiContext {
@@ -34,5 +42,6 @@ export function apiContext(deps: ApiDeps): ApiContext {
     keys: simKeys(deps.config.SIM_ID),
     log: deps.log ?? createLogger('api', 'silent'),
     metrics,
+    durability: deps.durability ?? durabilityPlan(deps.config.REDIS_DURABILITY, deps.config.REDIS_DURABILITY_TIMEOUT_MS, false),
   };
 }

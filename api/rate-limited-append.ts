@@ -5,6 +5,8 @@
 // The budget is a fixed window: a counter per token name whose expiry starts at its first use.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ReplyError } from 'ioredis';
+import { type DurabilityPlan, type DurabilityWait, durabilityPlan, waitOutcome } from '../shared/durability.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Order } from '../shared/schemas.ts';
@@ -27,15 +29,53 @@ async function runScript(redis: RedisClient, args: (string | number)[]): Promise
   try {
     return (await redis.evalsha(SCRIPT_SHA, 5, ...args)) as ScriptReply;
   } catch (err) {
-    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    if (!isNoScript(err)) throw err;
     return (await redis.eval(SCRIPT, 5, ...args)) as ScriptReply;
   }
 }
 
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
+const isMoved = (err: unknown) => err instanceof ReplyError && (err as Error).message.startsWith('MOVED ');
+
+/**
+ * The script and REDIS_DURABILITY's wait (WAIT / WAITAOF) in one pipeline: one round trip,
+ * and the wait on the connection that made the write, right after it (it waits for that
+ * connection's last write). In a cluster, a pipeline goes to the node owning its keys' slot,
+ * key-less commands included, so the wait goes to the primary that took the append.
+ * A MOVED reply (the slot moved to another primary) means the script did not run: the
+ * redirect is learnt by one routed command and the pipeline sent again; any other redirect or
+ * transient refusal (ASK, TRYAGAIN mid-migration) is the caller's "nothing queued, retry".
+ */
+async function runScriptAndWait(redis: RedisClient, args: (string | number)[], wait: NonNullable<DurabilityWait>, anyKey: string): Promise<[ScriptReply, unknown]> {
+  let source: 'sha' | 'script' = 'sha';
+  for (let attempt = 0; ; attempt++) {
+    const p = redis.pipeline();
+    if (source === 'sha') p.evalsha(SCRIPT_SHA, 5, ...args);
+    else p.eval(SCRIPT, 5, ...args);
+    const [command, ...waitArgs] = wait;
+    p.call(command, ...waitArgs);
+    const [[scriptErr, reply] = [null, null], [waitErr, waited] = [null, null]] = (await p.exec()) ?? [];
+    if (scriptErr) {
+      if (source === 'sha' && isNoScript(scriptErr)) {
+        source = 'script';
+        continue;
+      }
+      if (attempt < 2 && isMoved(scriptErr)) {
+        await redis.exists(anyKey); // follows the MOVED: the client learns the slot's new owner
+        continue;
+      }
+      throw scriptErr;
+    }
+    // the script ran; a failed wait is a wait that fell short (the caller says so)
+    return [reply as ScriptReply, waitErr ?? waited];
+  }
+}
+
 export type AppendOutcome =
-  | { outcome: 'appended'; ids: string[] }
+  /** `durable`: what REDIS_DURABILITY's wait said (see shared/durability.ts) */
+  | { outcome: 'appended'; ids: string[]; durable: DurableOutcome }
   /** the Idempotency-Key was used for this same request before: its ids, nothing appended */
-  | { outcome: 'replayed'; ids: string[] }
+  | { outcome: 'replayed'; ids: string[]; durable: DurableOutcome }
   /** the Idempotency-Key was used for a different request: nothing appended */
   | { outcome: 'key_reused' }
   | { outcome: 'rate_limited'; retryAfterMs: number }
@@ -66,6 +106,10 @@ export interface IdempotencyClaim {
   ttlMs: number;
 }
 
+export type DurableOutcome = ReturnType<typeof waitOutcome>;
+const MEMORY = durabilityPlan({ level: 'memory' }, 0, false);
+const ACKNOWLEDGED: DurableOutcome = { durable: true, detail: 'in memory' };
+
 export interface AppendLimits {
   /** orders per window per sender */
   limit: number;
@@ -82,6 +126,7 @@ export async function appendOrdersWithinRate(
   limits: AppendLimits,
   claim?: IdempotencyClaim,
   scope: AppendScope = { requireSim: false },
+  durability: DurabilityPlan = MEMORY,
 ): Promise<AppendOutcome> {
   const rateKey = keys.rateLimit(by);
   // Without a key the script leaves KEYS[3] alone; the rate key stands in (same hash slot).
@@ -94,10 +139,17 @@ export async function appendOrdersWithinRate(
     args.push(fields.length);
     for (const field of fields) args.push(field);
   }
-  const reply = await runScript(redis, args);
+  let reply: ScriptReply;
+  let durable = ACKNOWLEDGED;
+  if (durability.wait === null) reply = await runScript(redis, args);
+  else {
+    let waited: unknown;
+    [reply, waited] = await runScriptAndWait(redis, args, durability.wait, keys.meta);
+    durable = waited instanceof Error ? { durable: false, detail: `${durability.wait[0]} failed: ${waited.message}` } : waitOutcome(durability, waited);
+  }
   const code = reply[0];
-  if (code === 1) return { outcome: 'appended', ids: reply.slice(1) as string[] };
-  if (code === 3) return { outcome: 'replayed', ids: reply.slice(1) as string[] };
+  if (code === 1) return { outcome: 'appended', ids: reply.slice(1) as string[], durable };
+  if (code === 3) return { outcome: 'replayed', ids: reply.slice(1) as string[], durable };
   if (code === 4) return { outcome: 'key_reused' };
   if (code === 2) return { outcome: 'stream_full' };
   if (code === 5) return { outcome: 'unknown_sim' };

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
+import { startupDurability } from '../shared/durability.ts';
 import type { Logger } from '../shared/log.ts';
 import { connectRedis, waitReady } from '../shared/redis.ts';
 import { ensureDefaultSim } from '../shared/sim-registry.ts';
@@ -149,8 +150,20 @@ async function registerDefaultSim(redis: RedisClient, config: Config, log: Logge
 
 export async function startApi(config: Config, log: Logger): Promise<Service & { port: number; requestsReceived(): number }> {
   const redis = connectApiRedis(config, log);
-  await waitReady(redis, REDIS_STARTUP_WAIT_MS).catch(() => log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is'));
-  const app = createApiApp({ redis, config, log });
+  const ready = await waitReady(redis, REDIS_STARTUP_WAIT_MS).then(
+    () => true,
+    () => false,
+  );
+  if (!ready) log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not reachable yet; serving 503 until it is');
+  let durability;
+  try {
+    durability = await startupDurability(redis, config, async () => ready);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  log.info({ durability: durability.setting, wait: durability.wait?.[0] ?? 'none' }, 'an order is acknowledged (202) once it is durable as REDIS_DURABILITY says');
+  const app = createApiApp({ redis, config, log, durability });
   const registration = await registerDefaultSim(redis, config, log);
   const server = await listen(app.fetch, config.PORT);
   log.info({ port: server.port, tokens: config.API_TOKENS.map((t) => t.name) }, 'api listening');

@@ -23,8 +23,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import type { Redis } from 'ioredis';
 import { createApiApp } from '../api/app.ts';
 import { connectApiRedis, listen } from '../api/server.ts';
 import { issueScopedTokens } from '../api/scoped-tokens.ts';
@@ -151,17 +153,62 @@ function spawnSelf(args: string[], nodeFlags: string[] = []): { child: ChildProc
 
 const serverCpuUs = async (baseUrl: string): Promise<number> => ((await (await fetch(`${baseUrl}/cpu`)).json()) as { us: number }).us;
 
-/** One load run, and the server's CPU time per request over it (µs). */
-async function measure(baseUrl: string, route: string, token?: string): Promise<LoadResult & { cpuUs: number }> {
-  const cpuBefore = await serverCpuUs(baseUrl);
-  const { firstLine } = spawnSelf(['load', baseUrl, route, ...(token ? [token] : [])]);
-  const result = JSON.parse(await firstLine) as LoadResult;
-  const cpuUs = (await serverCpuUs(baseUrl)) - cpuBefore;
-  return { ...result, cpuUs: cpuUs / result.sent };
+/** Where a request's CPU goes, per request: the API server, the redis-server, the script. */
+interface CpuSplit {
+  /** the API server process (its own process.cpuUsage), µs per request sent */
+  cpuUs: number;
+  /** the redis-server process (utime + stime from /proc), µs per request sent */
+  redisCpuUs: number;
+  /** the append script as Redis times it (INFO commandstats, EVALSHA), µs per call */
+  scriptUs: number;
 }
 
-const fmt = (r: LoadResult & { cpuUs: number }) =>
-  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   server CPU ${r.cpuUs.toFixed(0).padStart(4)} µs/req   statuses ${JSON.stringify(r.statuses)}`;
+/** A process's CPU time so far (µs), from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
+function procCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+/** Linux's USER_HZ: 100 on every common configuration (getconf CLK_TCK) */
+const CLOCK_TICKS = 100;
+
+/** EVALSHA and EVAL calls and their total µs, from INFO commandstats. */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const info = await redis.info('commandstats');
+  let calls = 0;
+  let usec = 0;
+  for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/gm)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return { calls, usec };
+}
+
+/** Where to read the redis-server's CPU: its pid and a client for INFO. */
+interface RedisProbe {
+  pid: number;
+  client: Redis;
+}
+
+/** One load run, and the CPU per request over it (µs) of the server and of redis-server. */
+async function measure(baseUrl: string, route: string, probe: RedisProbe, token?: string): Promise<LoadResult & CpuSplit> {
+  const [cpuBefore, scriptBefore] = await Promise.all([serverCpuUs(baseUrl), scriptStats(probe.client)]);
+  const redisBefore = procCpuUs(probe.pid);
+  const { firstLine } = spawnSelf(['load', baseUrl, route, ...(token ? [token] : [])]);
+  const result = JSON.parse(await firstLine) as LoadResult;
+  const redisCpu = procCpuUs(probe.pid) - redisBefore;
+  const [cpuAfter, scriptAfter] = await Promise.all([serverCpuUs(baseUrl), scriptStats(probe.client)]);
+  const calls = scriptAfter.calls - scriptBefore.calls;
+  return {
+    ...result,
+    cpuUs: (cpuAfter - cpuBefore) / result.sent,
+    redisCpuUs: redisCpu / result.sent,
+    scriptUs: calls > 0 ? (scriptAfter.usec - scriptBefore.usec) / calls : 0,
+  };
+}
+
+const fmt = (r: LoadResult & CpuSplit) =>
+  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   CPU µs/req: server ${r.cpuUs.toFixed(0).padStart(3)}, redis ${r.redisCpuUs.toFixed(0).padStart(3)} (script ${r.scriptUs.toFixed(1)})   statuses ${JSON.stringify(r.statuses)}`;
 
 async function orchestrate(): Promise<void> {
   const redis = await startTestRedis();
@@ -171,14 +218,15 @@ async function orchestrate(): Promise<void> {
   try {
     const { port, scopedToken } = JSON.parse(await server.firstLine) as { port: number; scopedToken: string };
     const baseUrl = `http://127.0.0.1:${port}`;
-    type Measured = LoadResult & { cpuUs: number };
+    const probe: RedisProbe = { pid: redis.pid()!, client: redis.client() };
+    type Measured = LoadResult & CpuSplit;
     const rounds: { ceiling: Measured; orders: Measured; accepted: number; simAccepted: number; sim: Measured; keyed: Measured; keyedAccepted: number }[] = [];
     const acceptedPerSecond = (r: LoadResult) => (r.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
     for (let round = 0; round < ROUNDS; round++) {
-      const ceiling = await measure(baseUrl, '/noop');
-      const orders = await measure(baseUrl, '/orders');
-      const sim = await measure(baseUrl, SIM_ROUTE, scopedToken);
-      const keyed = await measure(baseUrl, '/orders#key');
+      const ceiling = await measure(baseUrl, '/noop', probe);
+      const orders = await measure(baseUrl, '/orders', probe);
+      const sim = await measure(baseUrl, SIM_ROUTE, probe, scopedToken);
+      const keyed = await measure(baseUrl, '/orders#key', probe);
       const accepted = acceptedPerSecond(orders);
       const simAccepted = acceptedPerSecond(sim);
       const keyedAccepted = acceptedPerSecond(keyed);
@@ -206,6 +254,14 @@ async function orchestrate(): Promise<void> {
       simToOrders: median(rounds.map((r) => r.simAccepted / r.accepted)),
       ceilingCpu: median(rounds.map((r) => r.ceiling.cpuUs)),
       ordersCpu: median(rounds.map((r) => r.orders.cpuUs)),
+      ordersRedisCpu: median(rounds.map((r) => r.orders.redisCpuUs)),
+      ordersScript: median(rounds.map((r) => r.orders.scriptUs)),
+      ceilingRedisCpu: median(rounds.map((r) => r.ceiling.redisCpuUs)),
+      simCpu: median(rounds.map((r) => r.sim.cpuUs)),
+      simRedisCpu: median(rounds.map((r) => r.sim.redisCpuUs)),
+      simScript: median(rounds.map((r) => r.sim.scriptUs)),
+      keyedRedisCpu: median(rounds.map((r) => r.keyed.redisCpuUs)),
+      keyedScript: median(rounds.map((r) => r.keyed.scriptUs)),
       keyed: median(rounds.map((r) => r.keyedAccepted)),
       keyedToOrders: median(rounds.map((r) => r.keyedAccepted / r.accepted)),
       keyedCpu: median(rounds.map((r) => r.keyed.cpuUs)),
@@ -221,6 +277,15 @@ async function orchestrate(): Promise<void> {
     console.log(`  ${SIM_ROUTE}, scoped token:  ${m.sim.toFixed(0)} orders/s, p99 ${m.simP99.toFixed(2)} ms, ${m.simToOrders.toFixed(2)}x /orders`);
     console.log(`  /orders with an Idempotency-Key:    ${m.keyed.toFixed(0)} orders/s, ${m.keyedToOrders.toFixed(2)}x /orders, ${m.keyedCpu.toFixed(0)} µs server CPU per order`);
     console.log(`  server CPU per request:             ${m.ordersCpu.toFixed(0)} µs per order, ${m.ceilingCpu.toFixed(0)} µs per no-op (${(m.ordersCpu / m.ceilingCpu).toFixed(2)}x)`);
+    // the split the order path's cost is judged by: what the API server spends on an order
+    // beyond the framework's no-op, and what redis-server spends (of it, the script itself)
+    console.log('  CPU per order (µs)                    server  (beyond no-op)  redis-server  (script)');
+    const split = (label: string, cpu: number, redisCpu: number, script: number) =>
+      console.log(`    ${label.padEnd(36)}${cpu.toFixed(0).padStart(6)}  ${(cpu - m.ceilingCpu).toFixed(0).padStart(14)}  ${redisCpu.toFixed(1).padStart(12)}  ${script.toFixed(1).padStart(8)}`);
+    split('/orders', m.ordersCpu, m.ordersRedisCpu, m.ordersScript);
+    split(`${SIM_ROUTE}, scoped token`, m.simCpu, m.simRedisCpu, m.simScript);
+    split('/orders with an Idempotency-Key', m.keyedCpu, m.keyedRedisCpu, m.keyedScript);
+    split('no-op (ceiling)', m.ceilingCpu, m.ceilingRedisCpu, 0);
     console.log(`  orders in the stream afterwards:    ${queued}`);
     console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores (figures are only comparable within one run)`);
   } finally {

@@ -22,6 +22,7 @@ import { getMany, pipelineGroups, pipelineValues } from '../shared/redis-batch.t
 import { ensureDefaultSim, poolMessage } from '../shared/sim-registry.ts';
 import { type CommitLender, CommitPool, RoutedCommitPool } from './commit-pool.ts';
 import { DueHeap } from './due-heap.ts';
+import type { DurableCommitContext } from './durable-commit.ts';
 import { decidePlacement, targetFor, workersToPlace } from './placement.ts';
 import { acquireLeases, newLeaseToken, releaseLeases, takeLease } from './sim-lease.ts';
 import { type RunnerContext, type RunnerHooks, SimRunner, type WakeOutcome, WorldLostError } from './sim-runner.ts';
@@ -43,6 +44,8 @@ export interface PoolOptions {
   log: Logger;
   metrics: WorkerMetrics;
   hooks?: RunnerHooks;
+  /** REDIS_DURABILITY for commits, as checked at start-up (absent: in memory) */
+  durable?: DurableCommitContext;
 }
 
 export class WorkerPool {
@@ -264,6 +267,7 @@ export class WorkerPool {
       metrics,
       general: this.general,
       hooks: this.opts.hooks ?? {},
+      durable: this.opts.durable,
       ...(marks ? { tickMark: (simId, createdAt) => marks.highest(simId, createdAt), committed: (simId, tick, createdAt) => marks.record(simId, tick, createdAt) } : {}),
     };
   }

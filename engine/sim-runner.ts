@@ -24,6 +24,7 @@ import { type StreamEntry, compareStreamIds, decodeOrderEntry, eventEntryFields 
 import { decodeSnapshotHash } from '../shared/world-store.ts';
 import type { World } from '../shared/world.ts';
 import { advance } from './advance.ts';
+import { awaitCommitDurable, type DurableCommitContext } from './durable-commit.ts';
 import { planCheckpoint, queueCheckpoint } from './checkpoints.ts';
 import type { Scheduled } from './due-heap.ts';
 import { renewLease, takeLease } from './sim-lease.ts';
@@ -53,6 +54,8 @@ export interface RunnerContext {
   tickMark?: (simId: string, createdAt: string) => Promise<number | null>;
   /** Redis Cluster mode: a tick landed (recorded as the simulation's tick mark) */
   committed?: (simId: string, tick: number, createdAt: string) => void;
+  /** REDIS_DURABILITY for commits (absent: in memory, nothing to wait for) */
+  durable?: DurableCommitContext;
 }
 
 /**
@@ -316,12 +319,15 @@ export class SimRunner implements Scheduled {
     this.budget.recordAttempt(Date.now() - started);
     if (seeded) this.seedWorld = null;
     if (!outcomeWasUnknown) this.cache = { world: next, rev: newRev, orderMarks };
+    // (marked even if not durable: it is on the primary, and a failover that loses it is to be seen)
+    this.ctx.committed?.(this.simId, tickNo, meta[5]!);
+    // REDIS_DURABILITY: the tick counts, and the next one starts, only once this commit is durable
+    if (this.ctx.durable && !(await awaitCommitDurable(c, this.ctx.durable, tickNo, this.leaseUntil))) return 'lost';
     const metrics = this.ctx.metrics;
     metrics.ticks.inc();
     metrics.tickSeconds.observe((Date.now() - started) / 1000);
     for (const r of results.values()) metrics.orders.inc({ status: r.status });
     this.lastTick = tickNo;
-    this.ctx.committed?.(this.simId, tickNo, meta[5]!);
     this.lastOrderId = next.meta.lastOrderId;
     this.lastTickAt = next.meta.ts;
     if (this.log.isLevelEnabled('debug')) this.log.debug({ tick: tickNo, rev: newRev, orders: consumed, events: events.length, ms: Date.now() - started }, 'tick committed; lease renewed');

@@ -23,6 +23,11 @@ export function createWorkerMetrics(sources?: WorkerMetricSources) {
     ticks: new prom.Counter({ name: 'sector_ticks_committed_total', help: 'ticks committed by this worker (all simulations)', registers }),
     conflicts: new prom.Counter({ name: 'sector_tick_conflicts_total', help: 'tick attempts abandoned (watched key changed, disconnect, unknown outcome)', registers }),
     orders: new prom.Counter({ name: 'sector_orders_consumed_total', help: 'orders applied or rejected', labelNames: ['status'], registers }),
+    notDurable: new prom.Counter({
+      name: 'sector_commits_not_durable_total',
+      help: 'commit waits (REDIS_DURABILITY: WAIT / WAITAOF after EXEC) that fell short; the world is not ticked on until its commit is durable',
+      registers,
+    }),
     tickSeconds: new prom.Histogram({ name: 'sector_tick_duration_seconds', help: 'time from WATCH to EXEC reply', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
     tickLag: new prom.Histogram({
       name: 'sector_tick_lag_seconds',

@@ -2,6 +2,9 @@
 // its /health, /ready and /metrics server. The configured SIM_ID is registered at start, so
 // a deployment with one world works as before: one worker ticks it, the others stand by.
 import type { Config } from '../shared/config.ts';
+import { startupDurability } from '../shared/durability.ts';
+import { connectRedis, waitReady } from '../shared/redis.ts';
+import type { DurableCommitContext } from './durable-commit.ts';
 import type { Logger } from '../shared/log.ts';
 import { startProbeServer } from '../shared/probe-server.ts';
 import type { Service } from '../shared/service.ts';
@@ -19,11 +22,31 @@ export interface WorkerService extends Service {
   held(): string[];
 }
 
+/** How long start-up waits for Redis when REDIS_DURABILITY=fsync must check the servers. */
+const DURABILITY_CHECK_WAIT_MS = 10_000;
+
+/**
+ * REDIS_DURABILITY for commits, checked against the servers on a connection of its own
+ * (closed after): `fsync` refuses to start when they cannot keep it (shared/durability.ts).
+ */
+async function commitDurability(config: Config, log: Logger, onShort: () => void): Promise<DurableCommitContext | undefined> {
+  const redis = connectRedis(config, `sector-worker-check:${config.WORKER_ID}`, { lazyConnect: config.REDIS_DURABILITY.level !== 'fsync' });
+  redis.on('error', () => {});
+  try {
+    const plan = await startupDurability(redis, config, () => waitReady(redis, DURABILITY_CHECK_WAIT_MS).then(() => true, () => false));
+    log.info({ durability: plan.setting, wait: plan.wait?.[0] ?? 'none' }, 'a commit counts, and the next tick starts, once it is durable as REDIS_DURABILITY says');
+    return plan.wait === null ? undefined : { plan, log, onShort };
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function startWorker(config: Config, log: Logger, hooks: WorkerHooks = {}): Promise<WorkerService> {
   const workerId = config.WORKER_ID;
   // (the scrape-time gauges read `pool` only when scraped, once it exists)
   const metrics = createWorkerMetrics({ simStats: (cap) => pool.simStats(cap), redis: () => pool.generalRedis });
-  const pool: WorkerPool = new WorkerPool({ config, log, metrics, hooks });
+  const durable = await commitDurability(config, log, () => metrics.notDurable.inc());
+  const pool: WorkerPool = new WorkerPool({ config, log, metrics, hooks, durable });
   const probes =
     config.WORKER_HTTP_PORT === undefined
       ? undefined

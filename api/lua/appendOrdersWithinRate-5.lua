@@ -36,7 +36,8 @@
     {7, faction}      the token is this simulation's, but for another faction than ARGV[8]
 
   The record is "<fingerprint> <id> <id> ...", written with the append and only then, so a
-  refused request leaves the key free for its retry.
+  refused request leaves the key free for its retry. A replay writes it again unchanged, so
+  that a WAIT after it covers the original append (see REDIS_DURABILITY).
 ]]
 if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {5} end
 if ARGV[7] ~= '' then
@@ -50,6 +51,10 @@ if keyed then
   if record then
     local space = string.find(record, ' ', 1, true)
     if string.sub(record, 1, space - 1) ~= ARGV[5] then return {4} end
+    -- Written again, unchanged (same value, same expiry): a write the caller's WAIT/WAITAOF
+    -- then waits for, and with it for the original append, which came before it. Without it,
+    -- a replay on a fresh connection (no write of its own yet) would WAIT for nothing.
+    redis.call('SET', KEYS[3], record, 'KEEPTTL')
     local out = {3}
     for id in string.gmatch(string.sub(record, space + 1), '%S+') do out[#out + 1] = id end
     return out
@@ -59,12 +64,19 @@ local cost = tonumber(ARGV[9])
 if redis.call('XLEN', KEYS[2]) + cost > tonumber(ARGV[3]) then
   return {2}
 end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used + cost > tonumber(ARGV[1]) then
-  return {0, tostring(redis.call('PTTL', KEYS[1]))}
+-- The window's counter: created with its expiry by the window's first order (so no PTTL
+-- check per call), counted up by the others.
+local used = redis.call('GET', KEYS[1])
+if used then
+  if tonumber(used) + cost > tonumber(ARGV[1]) then
+    return {0, tostring(redis.call('PTTL', KEYS[1]))}
+  end
+  redis.call('INCRBY', KEYS[1], cost)
+elseif cost > tonumber(ARGV[1]) then
+  return {0, ARGV[2]}
+else
+  redis.call('SET', KEYS[1], cost, 'PX', ARGV[2])
 end
-redis.call('INCRBY', KEYS[1], cost)
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local out = {1}
 local i = 10
 for _ = 1, cost do

@@ -28,21 +28,37 @@ const HOW_TO_CONFIGURE =
 /** The token name an `Authorization` header authenticates as; throws a 401/403 HttpError otherwise. */
 export type Authenticator = (authorization: string | undefined) => string;
 
-export function tokenAuthenticator(tokens: readonly ApiToken[]): Authenticator {
+/**
+ * Which API_TOKENS entry a presented token is (null: none), and its digest (for a lookup among
+ * a simulation's scoped tokens). Returns instead of throwing: the route that accepts scoped
+ * tokens asks this first, and an exception (with its stack trace) per scoped-token order
+ * showed in the orders route's profile.
+ */
+export type TokenMatcher = (token: string) => { name: string | null; digest: Buffer };
+
+export function tokenMatcher(tokens: readonly ApiToken[]): TokenMatcher {
   const known = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
-  return (header) => {
-    if (known.length === 0) throw new HttpError(403, 'writes_disabled', HOW_TO_CONFIGURE);
-    const match = header === undefined ? null : BEARER.exec(header);
-    if (!match?.[1]) {
-      throw new HttpError(401, 'missing_token', 'writes need an "Authorization: Bearer <token>" header', 'Authorization', CHALLENGE);
-    }
-    const presented = digest(match[1]);
-    let writer: string | undefined;
+  return (token) => {
+    const presented = digest(token);
+    let name: string | null = null;
     for (const k of known) {
       // no early exit: the loop takes the same time whichever entry matches
-      if (timingSafeEqual(presented, k.digest) && writer === undefined) writer = k.name;
+      if (timingSafeEqual(presented, k.digest) && name === null) name = k.name;
     }
-    if (writer === undefined) throw new HttpError(401, 'invalid_token', 'the bearer token is not one of API_TOKENS', 'Authorization', CHALLENGE);
+    return { name, digest: presented };
+  };
+}
+
+export function tokenAuthenticator(tokens: readonly ApiToken[]): Authenticator {
+  const match = tokenMatcher(tokens);
+  return (header) => {
+    if (tokens.length === 0) throw new HttpError(403, 'writes_disabled', HOW_TO_CONFIGURE);
+    const bearer = header === undefined ? null : BEARER.exec(header);
+    if (!bearer?.[1]) {
+      throw new HttpError(401, 'missing_token', 'writes need an "Authorization: Bearer <token>" header', 'Authorization', CHALLENGE);
+    }
+    const writer = match(bearer[1]).name;
+    if (writer === null) throw new HttpError(401, 'invalid_token', 'the bearer token is not one of API_TOKENS', 'Authorization', CHALLENGE);
     return writer;
   };
 }

@@ -23,13 +23,12 @@ import type { ApiContext } from '../context.ts';
 import type { ApiEnv } from '../env.ts';
 import { HttpError } from '../errors.ts';
 import { IDEMPOTENCY_HEADER, parseIdempotencyKey, requestFingerprint } from '../idempotency-key.ts';
-import { authorizationHeader, bearerToken, tokenAuthenticator } from '../middleware/auth.ts';
+import { authorizationHeader, bearerToken, tokenAuthenticator, tokenMatcher } from '../middleware/auth.ts';
 import { bodyLimitCheck } from '../middleware/body-limit.ts';
 import { parseOrderRequest } from '../order-request.ts';
 import { type AppendLimits, type AppendOutcome, appendOrdersWithinRate, type IdempotencyClaim } from '../rate-limited-append.ts';
 import { certainlyNotRun, isRedisUnavailable } from '../redis-unavailable.ts';
 import type { BatchAccepted, OrderAccepted } from '../schemas.ts';
-import { tokenDigestHex } from '../scoped-tokens.ts';
 import { simIdOf, unknownSim } from '../sim-scope.ts';
 import { type SimKeys, simKeys } from '../../shared/keyspace.ts';
 
@@ -68,11 +67,31 @@ function appendFailure(err: unknown, keyed: boolean): unknown {
 }
 
 export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
+  /**
+   * The append ran but REDIS_DURABILITY's wait fell short: not acknowledged. The order is in
+   * the primary's memory and will usually be applied; it is lost only if that primary fails
+   * before a replica (or its disk) has it. So, as for order_outcome_unknown: retry with the
+   * same Idempotency-Key, which answers these ids (appending nothing) once they are durable.
+   */
+  function notDurable(ids: string[], detail: string, keyed: boolean): HttpError {
+    const retry = keyed
+      ? `Retry with the same ${IDEMPOTENCY_HEADER}: it queues nothing twice, and answers 202 with these ids once they are durable.`
+      : `Without an ${IDEMPOTENCY_HEADER}, a retry queues the order a second time; send one with every order to retry safely.`;
+    return new HttpError(
+      504,
+      'not_durable',
+      `the order was queued (${ids.join(', ')}) but is not acknowledged: ${ctx.durability.setting} was not reached (${detail}; REDIS_DURABILITY_TIMEOUT_MS). It will probably still be applied, and is lost only if the primary fails before it is durable. ${retry}`,
+      undefined,
+      { 'Retry-After': '1' },
+    );
+  }
+
   const { metrics } = ctx;
   const budget: AppendLimits = { limit: ctx.config.API_RATE_LIMIT, windowMs: 1000, maxQueued: ctx.config.API_MAX_QUEUED_ORDERS };
   const idempotencyTtlMs = ctx.config.API_IDEMPOTENCY_TTL_S * 1000;
   const checkBodyLimit = bodyLimitCheck(ctx.config.API_BODY_LIMIT);
   const authenticate = tokenAuthenticator(ctx.config.API_TOKENS);
+  const matchToken = tokenMatcher(ctx.config.API_TOKENS);
 
   /**
    * A request with an unconfirmed (scoped) token was refused before Redis: says why in the
@@ -110,7 +129,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const claim: IdempotencyClaim | undefined = key === undefined ? undefined : { key, fingerprint: requestFingerprint(orders, batch), ttlMs: idempotencyTtlMs };
     let outcome: AppendOutcome;
     try {
-      outcome = await appendOrdersWithinRate(ctx.redis, keys, by, orders, budget, claim, { requireSim: simId !== null, tokenDigest: target.tokenDigest });
+      outcome = await appendOrdersWithinRate(ctx.redis, keys, by, orders, budget, claim, { requireSim: simId !== null, tokenDigest: target.tokenDigest }, ctx.durability);
     } catch (err) {
       throw appendFailure(err, claim !== undefined);
     }
@@ -139,6 +158,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
         'Retry-After': '5',
       });
     }
+    if (!outcome.durable.durable) throw notDurable(outcome.ids, outcome.durable.detail, claim !== undefined);
     const body = batch ? ({ ids: outcome.ids } satisfies BatchAccepted) : ({ id: outcome.ids[0]! } satisfies OrderAccepted);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Location: `${simId === null ? '' : `/sims/${simId}`}/orders/${outcome.ids[0]}` };
     if (outcome.outcome === 'replayed') {
@@ -153,13 +173,11 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
   /** The simulation and the writer; on a simulation's own route an unknown token may be one it issued. */
   function resolveTarget(simId: string | null, header: string | undefined): Target {
     const keys = simId === null ? ctx.keys : simKeys(simId);
-    try {
-      return { keys, simId, writer: authenticate(header) };
-    } catch (err) {
-      const token = simId !== null && err instanceof HttpError && (err.code === 'invalid_token' || err.code === 'writes_disabled') ? bearerToken(header) : null;
-      if (token === null) throw err;
-      return { keys, simId, writer: null, tokenDigest: tokenDigestHex(token) };
-    }
+    const token = simId === null ? null : bearerToken(header);
+    // no token, or the default simulation's route: API_TOKENS only (throws the 401/403)
+    if (token === null) return { keys, simId, writer: authenticate(header) };
+    const { name, digest } = matchToken(token);
+    return name === null ? { keys, simId, writer: null, tokenDigest: digest.toString('hex') } : { keys, simId, writer: name };
   }
 
   return new Hono<ApiEnv>().post('/orders', async (c) => {
