@@ -41,7 +41,8 @@ describe('REDIS_DURABILITY=replicas:1 (a real primary and replica)', () => {
   let url: string;
 
   beforeAll(async () => {
-    primary = await startTestRedis();
+    // (no delay before the first sync: Redis waits 5 s by default for more replicas to join)
+    primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
     replica = await startReplicaOf(primary);
     api = await startApi(testConfig(primary.url, { REDIS_DURABILITY: 'replicas:1', REDIS_DURABILITY_TIMEOUT_MS: '300' }), createLogger('api', 'silent'));
     url = `http://127.0.0.1:${api.port}`;
