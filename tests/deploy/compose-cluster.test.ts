@@ -2,7 +2,7 @@
 // compose.cluster.yaml` merges it (no Docker engine needed): six cluster nodes that only the app
 // reaches, a one-shot service forming them into 3 primaries with a replica each, and every role
 // pointed at them with REDIS_CLUSTER_NODES. Then the script that one-shot service (and the
-// Kubernetes Job) runs, k8s/overlays/cluster/redis-cluster.sh, against six real redis-servers:
+// Kubernetes Job) runs, k8s/components/redis-cluster/redis-cluster.sh, against six real redis-servers:
 // it forms the cluster, is a no-op when run again, and adds back a node whose data was lost.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ const nodes = services.filter(([, s]) => s.command?.[0] === 'redis-server');
 const apps = services.filter(([, s]) => s.image === 'sector:latest' && !s.entrypoint);
 const roleOf = (s: ComposeService) => s.command![0] as Role;
 const argOf = (s: ComposeService, flag: string): string | undefined => (s.command!.includes(flag) ? s.command![s.command!.indexOf(flag) + 1] : undefined);
-const SCRIPT = 'k8s/overlays/cluster/redis-cluster.sh';
+const SCRIPT = 'k8s/components/redis-cluster/redis-cluster.sh';
 /** The `tokens` volume, filled as compose's `tokens` service fills it, for the token files the roles read. */
 const tokensDir = mkdtempSync(path.join(os.tmpdir(), 'sector-compose-cluster-tokens-'));
 writeTokens(tokensDir, {});
@@ -113,8 +113,10 @@ describe(`${SCRIPT} on six real redis-servers`, () => {
   let knownAfterRejoin: string[];
   let formOutput: string;
 
-  const run = async (...args: string[]) => {
-    const { stderr } = await execFileAsync('sh', [path.join(REPO_ROOT, SCRIPT), ...args], { env: { ...process.env, CLUSTER_FORM_TIMEOUT: '120' }, timeout: 150_000 });
+  /** The script; `rejoin` runs as on a node whose own port is `selfPort` (REDIS_PORT). */
+  const run = async (args: string[], selfPort?: number) => {
+    const env = { ...process.env, CLUSTER_FORM_TIMEOUT: '120', ...(selfPort ? { REDIS_PORT: String(selfPort) } : {}) };
+    const { stderr } = await execFileAsync('sh', [path.join(REPO_ROOT, SCRIPT), ...args], { env, timeout: 150_000 });
     return stderr;
   };
   const info = async (port: number, field: string) => new RegExp(`${field}:(\\S+)`).exec((await c.node(port).client().call('CLUSTER', 'INFO')) as string)![1]!;
@@ -132,7 +134,7 @@ describe(`${SCRIPT} on six real redis-servers`, () => {
       formWith: async (addrs) => {
         addresses = addrs;
         // What a node's postStart hook runs on Kubernetes before the Job formed anything: it must leave empty nodes empty.
-        for (const a of addrs) await run('rejoin', ...addrs.filter((b) => b !== a)).catch(() => {});
+        for (const a of addrs) await run(['rejoin', ...addrs], Number(a.split(':')[1]));
         const ports = addrs.map((a) => Number(a.split(':')[1]));
         knownAfterRejoin = await Promise.all(
           ports.map(async (p) => {
@@ -140,7 +142,7 @@ describe(`${SCRIPT} on six real redis-servers`, () => {
             return /cluster_known_nodes:(\d+)/.exec(stdout)![1]!;
           }),
         );
-        formOutput = await run('form', '1', ...addrs);
+        formOutput = await run(['form', '1', ...addrs]);
       },
     });
   }, 180_000);
@@ -161,11 +163,15 @@ describe(`${SCRIPT} on six real redis-servers`, () => {
     expect(lines.filter((l) => l.split(' ')[1] === 'slave').length).toBe(3);
   });
 
-  it('`form` run again (a re-up, a re-run Job) changes nothing and exits 0', async () => {
+  it('`form` run again (a re-up, a re-run Job) changes nothing and exits 0; so does `rejoin` on formed nodes', async () => {
     const before = await view(c.nodes[0]!.port);
-    const out = await run('form', '1', ...addresses);
+    const out = await run(['form', '1', ...addresses]);
     expect(out).toMatch(/already formed/);
     expect(out).not.toMatch(/creating/);
+    expect(await view(c.nodes[0]!.port)).toEqual(before);
+    // What a restarted node's postStart hook runs: it meets the others again, skipping itself.
+    for (const a of addresses) await run(['rejoin', ...addresses], Number(a.split(':')[1]));
+    await c.waitHealthy();
     expect(await view(c.nodes[0]!.port)).toEqual(before);
   }, 150_000);
 
@@ -176,7 +182,7 @@ describe(`${SCRIPT} on six real redis-servers`, () => {
     await killed.restart();
     expect(await info(killed.port, 'cluster_known_nodes')).toBe('1');
 
-    const out = await run('form', '1', ...addresses);
+    const out = await run(['form', '1', ...addresses]);
     expect(out).toMatch(/is empty \(its data was lost\): adding it as a replica/);
     expect(out).toMatch(/forgetting [0-9a-f]{40}/);
     await c.waitHealthy();

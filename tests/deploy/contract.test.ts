@@ -37,7 +37,7 @@ import {
 } from './deployment-files.ts';
 import { listenPort } from './role-ports.ts';
 
-const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway'] as const;
+const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/cluster'] as const;
 /** The variables .env.example documents, set or commented out (`# NAME=`). */
 const envExample = parseEnvFile(
   repoFile('.env.example')
@@ -409,13 +409,22 @@ describe.each([...DEPLOYABLE])('%s manifests', (dir) => {
     }
   });
 
-  it('points every role at the Redis Service, and every bot at the API Service with its faction token', () => {
+  it('points every role at the Redis Service (or every node of the Redis Cluster), and every bot at the API Service with its faction token', () => {
     const apiEnv = parseConfig(apps.find((a) => a.role === 'api')!.env);
-    const redisSvc = find(ms, 'Service', 'redis').spec as { ports: { port: number }[] };
     const apiSvc = find(ms, 'Service', 'api').spec as { ports: { port: number }[] };
+    /** `host:port` of every Redis pod by its DNS name: the one Service, or each StatefulSet pod under its headless Service */
+    const redisAddresses = ms
+      .filter((m) => m.kind === 'StatefulSet' && podSpecOf(m).containers[0]!.args?.[0] === 'redis-server')
+      .flatMap((m) => {
+        const spec = m.spec as { replicas: number; serviceName: string };
+        const port = (find(ms, 'Service', spec.serviceName).spec as { ports: { port: number }[] }).ports[0]!.port;
+        if (m.metadata.name === spec.serviceName && spec.replicas === 1) return [`${spec.serviceName}:${port}`];
+        return Array.from({ length: spec.replicas }, (_, i) => `${m.metadata.name}-${i}.${spec.serviceName}:${port}`);
+      });
     for (const { m, role, env } of apps) {
       const config = parseConfig(env);
-      expect(new URL(config.REDIS_URL).host, m.metadata.name).toBe(`redis:${redisSvc.ports[0]!.port}`);
+      if (config.REDIS_CLUSTER_NODES) expect(config.REDIS_CLUSTER_NODES.map((a) => `${a.host}:${a.port}`), m.metadata.name).toEqual(redisAddresses);
+      else expect([new URL(config.REDIS_URL).host], m.metadata.name).toEqual(redisAddresses);
       if (role !== 'bot') continue;
       expect(new URL(config.API_URL).host, m.metadata.name).toBe(`api:${apiSvc.ports[0]!.port}`);
       expect(apiEnv.API_TOKENS.find((t) => t.name === config.BOT_FACTION)?.token, m.metadata.name).toBe(config.BOT_TOKEN);

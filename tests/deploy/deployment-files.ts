@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../helpers/processes.ts';
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
 
 /** Every kustomization the repository ships, by the folder `kubectl apply -k` is given. */
-export const KUSTOMIZATIONS = ['k8s', 'k8s/base', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring'] as const;
+export const KUSTOMIZATIONS = ['k8s', 'k8s/base', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring', 'k8s/overlays/cluster'] as const;
 /** Plain manifests applied with `kubectl apply -f`. */
 export const PLAIN_MANIFESTS = ['k8s/ingress-nginx/controller.yaml'] as const;
 

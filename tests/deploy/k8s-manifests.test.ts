@@ -9,8 +9,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { REPO_ROOT } from '../helpers/processes.ts';
+import { parseConfig } from '../../shared/config.ts';
 import {
   type Container,
+  containerEnv,
   find,
   isWorkload,
   KUSTOMIZATIONS,
@@ -27,7 +29,7 @@ import { manifestProblems } from './k8s-schema.ts';
 const rendered = new Map(KUSTOMIZATIONS.map((dir) => [dir, renderKustomization(dir)]));
 const rendering = (dir: (typeof KUSTOMIZATIONS)[number]): Manifest[] => rendered.get(dir)!;
 /** The overlays a user deploys (the root `k8s` is the dev overlay plus the image setting). */
-const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring'] as const;
+const DEPLOYABLE = ['k8s', 'k8s/overlays/dev', 'k8s/overlays/prod', 'k8s/overlays/gateway', 'k8s/overlays/monitoring', 'k8s/overlays/cluster'] as const;
 
 const isAppContainer = (c: Container): boolean => (c.image ?? '').split(':')[0]!.split('/').at(-1) === 'sector';
 const appWorkloads = (ms: Manifest[]) => ms.filter((m) => isWorkload(m) && podSpecOf(m).containers.some(isAppContainer));
@@ -130,7 +132,9 @@ describe.each([...DEPLOYABLE])('%s', (dir) => {
       for (const p of spec.ports) expect(portNames.some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort), `Service ${svc.metadata.name} port ${p.targetPort}`).toBe(true);
     }
     const pdbs = ms.filter((m) => m.kind === 'PodDisruptionBudget');
-    expect(pdbs.map((p) => p.metadata.name).sort()).toEqual(['api', 'sim-worker', 'viz']);
+    // and, with a Redis Cluster, one for its nodes (at most one down at a time)
+    const redisPdb = ms.some((m) => m.kind === 'StatefulSet' && m.metadata.name === 'redis-cluster') ? ['redis-cluster'] : [];
+    expect(pdbs.map((p) => p.metadata.name).sort()).toEqual(['api', ...redisPdb, 'sim-worker', 'viz']);
     for (const pdb of pdbs) {
       const sel = (pdb.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
       const selected = workloadsAll.filter((w) => matches(podLabels(w), sel));
@@ -142,7 +146,8 @@ describe.each([...DEPLOYABLE])('%s', (dir) => {
   });
 
   it('keeps Redis on a persistent volume with the append-only file, behind a headless Service only the app reaches', () => {
-    const redis = find(ms, 'StatefulSet', 'redis');
+    // one Redis (StatefulSet `redis`), or the nodes of a Redis Cluster (`redis-cluster`)
+    const redis = ms.find((m) => m.kind === 'StatefulSet' && podSpecOf(m).containers[0]!.args?.[0] === 'redis-server')!;
     const spec = redis.spec as { serviceName: string; volumeClaimTemplates: { metadata: { name: string } }[] };
     const c = podSpecOf(redis).containers[0]!;
     expect(c.args?.join(' ')).toMatch(/--appendonly yes/);
@@ -164,6 +169,84 @@ describe.each([...DEPLOYABLE])('%s', (dir) => {
   it('labels every object and pod as part of sector', () => {
     for (const m of ms) expect((m.metadata.labels as Record<string, string>)['app.kubernetes.io/part-of'], `${m.kind}/${m.metadata.name}`).toBe('sector');
     for (const w of ms.filter(isWorkload)) expect(podLabels(w)['app.kubernetes.io/part-of']).toBe('sector');
+  });
+});
+
+describe('k8s/overlays/cluster: Sector on a Redis Cluster of six nodes (k8s/components/redis-cluster)', () => {
+  const ms = rendering('k8s/overlays/cluster');
+  const sts = find(ms, 'StatefulSet', 'redis-cluster');
+  const stsSpec = sts.spec as { replicas: number; serviceName: string; podManagementPolicy?: string; volumeClaimTemplates: { metadata: { name: string } }[] };
+  const node = podSpecOf(sts).containers[0]!;
+  const job = find(ms, 'Job', 'redis-cluster-form');
+  const jobPod = podSpecOf(job) as ReturnType<typeof podSpecOf> & { restartPolicy: string };
+  const seeds = Array.from({ length: stsSpec.replicas }, (_, i) => `${sts.metadata.name}-${i}.${stsSpec.serviceName}:6379`);
+  const arg = (flag: string) => node.args![node.args!.indexOf(flag) + 1];
+  type Volume = { name: string; configMap?: { name: string } };
+  /** the file a container sees at `file`, from the ConfigMap volume mounted over its folder */
+  const mountedFile = (pod: ReturnType<typeof podSpecOf>, c: Container, file: string): string => {
+    const mount = c.volumeMounts!.find((v) => file.startsWith(`${v.mountPath}/`))!;
+    const cm = (pod.volumes as Volume[]).find((v) => v.name === mount.name)!.configMap!.name;
+    return (find(ms, 'ConfigMap', cm) as Manifest & { data: Record<string, string> }).data[file.slice(mount.mountPath.length + 1)]!;
+  };
+
+  it('has no single Redis left, and nothing refers to it', () => {
+    expect(ms.filter((m) => m.metadata.name === 'redis')).toEqual([]);
+    expect(JSON.stringify(ms)).not.toMatch(/redis:\/\/redis:|"redis:6379"/);
+  });
+
+  it('runs six nodes started together, each with nodes.conf and the append-only file on its own volume, announcing its current pod IP', () => {
+    expect(stsSpec.replicas).toBe(6);
+    expect(stsSpec.podManagementPolicy).toBe('Parallel');
+    expect(node.args!.join(' ')).toMatch(/--cluster-enabled yes/);
+    expect(node.args!.join(' ')).toMatch(/--cluster-require-full-coverage no/);
+    expect(node.args!.join(' ')).toMatch(/--appendonly yes/);
+    // nodes.conf is relative, so it is written to --dir: the PersistentVolume.
+    expect(arg('--cluster-config-file')).not.toContain('/');
+    expect(node.volumeMounts!.find((v) => v.mountPath === arg('--dir'))?.name).toBe(stsSpec.volumeClaimTemplates[0]!.metadata.name);
+    expect(arg('--cluster-announce-ip')).toBe('$(POD_IP)');
+    expect(node.env?.find((e) => e.name === 'POD_IP')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.podIP' } });
+    expect((node.ports ?? []).map((p) => p.containerPort).sort()).toEqual([16379, 6379]);
+    const svc = find(ms, 'Service', stsSpec.serviceName).spec as { clusterIP: string; publishNotReadyAddresses: boolean };
+    expect(svc.clusterIP).toBe('None');
+    // A starting node's hook and the Job resolve nodes that are not ready yet.
+    expect(svc.publishNotReadyAddresses).toBe(true);
+  });
+
+  it('points every role at all six nodes by their stable DNS names', () => {
+    for (const w of appWorkloads(ms)) {
+      const c = podSpecOf(w).containers.find(isAppContainer)!;
+      const config = parseConfig(containerEnv(c, ms));
+      expect(config.REDIS_CLUSTER_NODES?.map((a) => `${a.host}:${a.port}`), w.metadata.name).toEqual(seeds);
+    }
+  });
+
+  it('forms the cluster with a Job (3 primaries, 1 replica each) running the script compose runs, and retries it on failure', () => {
+    const c = jobPod.containers[0]!;
+    const [shell, script, mode, replicas, ...nodes] = c.command!;
+    expect([shell, mode]).toEqual(['sh', 'form']);
+    expect(nodes).toEqual(seeds);
+    expect(nodes.length / (1 + Number(replicas))).toBe(3);
+    expect(mountedFile(jobPod, c, script!)).toBe(repoFile('k8s/components/redis-cluster/redis-cluster.sh'));
+    expect(repoFile('compose.cluster.yaml')).toContain('./k8s/components/redis-cluster/redis-cluster.sh:');
+    expect(jobPod.restartPolicy).toBe('OnFailure');
+    expect((job.spec as { backoffLimit: number }).backoffLimit).toBeGreaterThan(0);
+  });
+
+  it('has a restarted node meet the others at their current addresses (postStart: the script\'s rejoin)', () => {
+    const hook = (node.lifecycle as { postStart?: { exec?: { command: string[] } } }).postStart?.exec?.command ?? [];
+    const [shell, script, mode, ...nodes] = hook;
+    expect([shell, mode]).toEqual(['sh', 'rejoin']);
+    expect(nodes).toEqual(seeds);
+    expect(mountedFile(podSpecOf(sts), node, script!)).toBe(repoFile('k8s/components/redis-cluster/redis-cluster.sh'));
+  });
+
+  it('opens the cluster bus to the nodes only, and the client port to the roles and the Job', () => {
+    const policy = ms.find((m) => m.kind === 'NetworkPolicy' && matches(podLabels(sts), (m.spec as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels))!;
+    type Rule = { from: { podSelector: { matchExpressions: { key: string; values: string[] }[] } }[]; ports: { port: number }[] };
+    const who = (port: number) =>
+      (policy.spec as { ingress: Rule[] }).ingress.filter((r) => r.ports.some((p) => p.port === port)).flatMap((r) => r.from.flatMap((f) => f.podSelector.matchExpressions.flatMap((e) => e.values)));
+    expect(who(16379)).toEqual([podLabels(sts)['app.kubernetes.io/name']]);
+    for (const w of [...appWorkloads(ms), job]) expect(who(6379), w.metadata.name).toContain(podLabels(w)['app.kubernetes.io/name']);
   });
 });
 

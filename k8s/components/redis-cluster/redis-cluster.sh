@@ -1,7 +1,7 @@
 #!/bin/sh
 # Forms Sector's Redis Cluster, and puts it back together after its nodes restart.
 # Runs in the redis image (redis-cli, getent), from compose's `redis-cluster` service and from
-# the Kubernetes Job `redis-cluster-form` and the nodes' postStart hook (k8s/overlays/cluster).
+# the Kubernetes Job `redis-cluster-form` and the nodes' postStart hook (k8s/components/redis-cluster).
 #
 #   redis-cluster.sh form   <replicas-per-primary> <host:port>...
 #   redis-cluster.sh rejoin <host:port>...
@@ -42,9 +42,13 @@ if [ "$mode" = rejoin ]; then
     sleep 1
   done
   if empty "$self"; then exit 0; fi
-  # Peers that are not up yet meet this node themselves when they start.
+  # Peers that are not up yet meet this node themselves when they start. This node itself (its
+  # pod's name, or one of its addresses) is skipped: a node never meets itself.
+  own=" $(for ip in $(hostname -i 2>/dev/null); do printf '%s ' "$ip:${self##*:}"; done)"
   for node in "$@"; do
+    [ "${node%%.*}" != "$(hostname)" ] || continue
     a=$(address "$node") || continue
+    case "$own" in *" $a "*) continue ;; esac
     cli "$self" cluster meet "${a%:*}" "${a##*:}" >/dev/null 2>&1 || true
   done
   exit 0
