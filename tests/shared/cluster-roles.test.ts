@@ -158,7 +158,7 @@ describe('the sector CLI on the cluster', () => {
     expect((JSON.parse(ls.stdout) as { id: string }[]).map((s) => s.id)).toEqual(expect.arrayContaining(['cli-world', 'api-0']));
   });
 
-  it('`sector export` and `sector import --as` copy a world within the cluster; an unreachable cluster exits 4', async () => {
+  it('`sector export` and `sector import --as` copy a world within the cluster; chaos refuses cluster mode; an unreachable cluster exits 4', async () => {
     const file = path.join(dir, 'cli-world.json');
     const exported = await runSector(['export', 'cli-world'], env);
     expect(exported.code, exported.stderr).toBe(0);
@@ -168,6 +168,11 @@ describe('the sector CLI on the cluster', () => {
     expect(await redis.hgetall(simKeys('cli-copy').snapshot)).toEqual(await redis.hgetall(simKeys('cli-world').snapshot));
     const again = await runSector(['import', file, '--as', 'cli-copy'], env);
     expect(again.code).toBe(4);
+
+    // chaos records commits with MONITOR on one server: it says so instead of half-working
+    const chaos = await runSector(['chaos', '--duration', '1'], env);
+    expect(chaos.code).toBe(2);
+    expect(chaos.stderr).toMatch(/sector chaos runs against one Redis \(REDIS_URL\); unset REDIS_CLUSTER_NODES/);
 
     const down = await runSector(['status', '--json'], { ...env, REDIS_CLUSTER_NODES: '127.0.0.1:1' });
     expect(down.code).toBe(4);
