@@ -23,7 +23,7 @@ export const COMMON_HELP = `Common options:
   --token <token>      API token (default: SECTOR_TOKEN or the file SECTOR_TOKEN_FILE)`;
 
 export interface Parsed<O extends Options> {
-  values: { [K in keyof (O & typeof COMMON_OPTIONS)]?: K extends keyof O ? (O[K] extends { type: 'boolean' } ? boolean : string) : K extends 'help' | 'json' ? boolean : string };
+  values: { [K in keyof (O & typeof COMMON_OPTIONS)]?: K extends keyof O ? (O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string) : K extends 'help' | 'json' ? boolean : string };
   positionals: string[];
 }
 

@@ -1,8 +1,10 @@
-// The local worker processes `sector chaos` starts (or the PIDs it is given), and the faults it
-// deals them: kill -9, SIGSTOP (then SIGCONT), SIGTERM. Spawned workers run the same entry
-// point as the deployment: the sources through tsx in a clone, dist/main.js in the image.
+// The local processes `sector chaos` deals faults to: worker (and API) processes it starts and
+// restarts itself, as a supervisor would, or the PIDs it is given. The faults: kill -9,
+// SIGSTOP (then SIGCONT), SIGTERM. Spawned roles run the same entry point as the deployment:
+// the sources through tsx in a clone, dist/main.js in the image. Containers of a compose
+// project are the other kind of target (chaos-compose.ts); both meet the same `Target`.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,57 +14,134 @@ export type Fault = 'kill' | 'stop' | 'term';
 export const FAULTS: readonly Fault[] = ['kill', 'stop', 'term'];
 export const SIGNAL: Record<Fault, NodeJS.Signals> = { kill: 'SIGKILL', stop: 'SIGSTOP', term: 'SIGTERM' };
 
+/** What a target runs: faults to an API are reported apart (they stall orders, not ticks). */
+export type TargetRole = 'worker' | 'api' | 'other';
+
 export interface Target {
   label: string;
-  pid: number;
-  /** only for spawned workers: resolves when it exits */
-  exited?: Promise<unknown>;
-  child?: ChildProcess;
+  role: TargetRole;
+  /** whether a fault can be dealt to it now (running, not paused by an earlier fault) */
+  alive(): Promise<boolean>;
+  /**
+   * Deals the fault. Resolves once it is dealt: for `stop`, once continued; for a target that
+   * is restarted (spawned processes, containers), once it runs again.
+   */
+  deal(fault: Fault, stopMs: number): Promise<void>;
+  /** ends what the command started (spawned processes); undoes a pause it left behind */
+  cleanup(): Promise<void>;
 }
 
-export function alive(t: Target): boolean {
-  if (t.child) return t.child.exitCode === null && t.child.signalCode === null;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
   try {
-    process.kill(t.pid, 0);
+    process.kill(pid, 0);
     return true;
   } catch {
     return false;
   }
 }
 
-/** Starts one worker role process with `env` over the caller's environment; its output is discarded. */
-export function spawnWorker(workerId: string, env: Record<string, string>): Target {
-  const source = path.join(BASE, 'main.ts');
-  const args = existsSync(source) ? ['--import', 'tsx', source, 'worker'] : [path.join(BASE, 'main.js'), 'worker'];
-  const child = spawn(process.execPath, args, { cwd: BASE, env: { ...process.env, LOG_LEVEL: 'warn', ...env, WORKER_ID: workerId }, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return { label: workerId, pid: child.pid!, child, exited };
-}
-
-/** Deals a fault; a stopped process is continued after `stopMs`. Resolves when dealt (and continued). */
-export async function deal(t: Target, fault: Fault, stopMs: number): Promise<void> {
+/** The role of a local process, from its command line (`... main.ts api`), when it can be read. */
+export function roleOfPid(pid: number): TargetRole {
   try {
-    process.kill(t.pid, SIGNAL[fault]);
-    if (fault === 'stop') {
-      await new Promise((r) => setTimeout(r, stopMs));
-      process.kill(t.pid, 'SIGCONT');
-    }
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return roleOfCommand(argv);
   } catch {
-    // gone already
+    return 'other';
   }
 }
 
-/** SIGTERM to every spawned worker still running, SIGKILL after 10 s; waits for all. */
-export async function stopAll(targets: readonly Target[]): Promise<void> {
-  await Promise.all(
-    targets
-      .filter((t) => t.child && alive(t))
-      .map(async (t) => {
-        t.child!.kill('SIGCONT');
-        t.child!.kill('SIGTERM');
-        const timer = setTimeout(() => t.child!.kill('SIGKILL'), 10_000);
-        await t.exited;
-        clearTimeout(timer);
+/** `[..., 'main.js', 'worker']` -> 'worker': the role argument of Sector's entry point. */
+export function roleOfCommand(argv: readonly string[]): TargetRole {
+  const i = argv.findIndex((a) => /(^|\/)main\.(ts|js)$/.test(a));
+  const role = i >= 0 ? argv[i + 1] : undefined;
+  return role === 'worker' || role === 'api' ? role : 'other';
+}
+
+/** A process the command did not start (`--pids`): signalled, never restarted. */
+export function givenProcess(pid: number): Target {
+  let stopped = false;
+  return {
+    label: `pid ${pid}`,
+    role: roleOfPid(pid),
+    alive: async () => !stopped && pidAlive(pid),
+    async deal(fault, stopMs) {
+      try {
+        process.kill(pid, SIGNAL[fault]);
+        if (fault === 'stop') {
+          stopped = true;
+          await sleep(stopMs);
+          process.kill(pid, 'SIGCONT');
+        }
+      } catch {
+        // gone already
+      } finally {
+        stopped = false;
+      }
+    },
+    async cleanup() {
+      if (stopped && pidAlive(pid)) process.kill(pid, 'SIGCONT');
+    },
+  };
+}
+
+/**
+ * A role process the command starts with `env` over its own environment (output discarded),
+ * and starts again under a new id (`<idPrefix>-<n>`, as a new pod would be) whenever it exits,
+ * until cleanup(). `idVariable` names the env variable carrying the id (WORKER_ID for workers).
+ */
+export function spawnedRole(role: 'worker' | 'api', idPrefix: string, env: Record<string, string>): Target {
+  const source = path.join(BASE, 'main.ts');
+  const args = existsSync(source) ? ['--import', 'tsx', source, role] : [path.join(BASE, 'main.js'), role];
+  let generation = 0;
+  let child!: ChildProcess;
+  let exited!: Promise<void>;
+  let closing = false;
+  let stopped = false;
+  let label = '';
+  const start = () => {
+    label = `${idPrefix}-${generation++}`;
+    child = spawn(process.execPath, args, { cwd: BASE, env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...(role === 'worker' ? { WORKER_ID: label } : {}) }, stdio: 'ignore' });
+    exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        if (!closing) start();
+        resolve();
       }),
-  );
+    );
+  };
+  start();
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    get label() {
+      return label;
+    },
+    role,
+    alive: async () => !stopped && running(),
+    async deal(fault, stopMs) {
+      const victim = child;
+      const gone = exited;
+      victim.kill(SIGNAL[fault]);
+      if (fault === 'stop') {
+        stopped = true;
+        await sleep(stopMs);
+        victim.kill('SIGCONT');
+        stopped = false;
+      } else {
+        // SIGTERM ends a role within 10 s (I8); then the exit handler has started the next one
+        const timer = setTimeout(() => victim.kill('SIGKILL'), 15_000);
+        await gone;
+        clearTimeout(timer);
+      }
+    },
+    async cleanup() {
+      closing = true;
+      if (!running()) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -6,6 +6,8 @@ import { decodeEventEntry, type StreamEntry } from '../shared/streams.ts';
 
 export interface OrderAudit {
   acknowledged: number;
+  /** acknowledged orders applied, and rejected (an order sent but never acknowledged, e.g.
+   * through an API killed before it answered, may have an outcome too: not counted here) */
   applied: number;
   rejected: number;
   lost: string[];
@@ -14,12 +16,14 @@ export interface OrderAudit {
 
 export async function auditOrders(redis: RedisClient, simId: string, acknowledged: readonly string[]): Promise<OrderAudit> {
   const seen = new Map<string, number>();
+  const wanted = new Set(acknowledged);
   let applied = 0;
   let rejected = 0;
   for (const entry of (await redis.xrange(simKeys(simId).events, '-', '+')) as StreamEntry[]) {
     const e = decodeEventEntry(entry);
     if (e?.type !== 'order_applied' && e?.type !== 'order_rejected') continue;
     seen.set(e.orderId, (seen.get(e.orderId) ?? 0) + 1);
+    if (!wanted.has(e.orderId)) continue;
     if (e.type === 'order_applied') applied += 1;
     else rejected += 1;
   }

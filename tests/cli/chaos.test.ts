@@ -2,7 +2,9 @@
 // worker processes, deals kill -9, SIGSTOP and SIGTERM to them under order load, and its audit
 // (the tests' own: cli/commit-audit.ts, cli/order-audit.ts, replay) reports 0 lost, 0 doubled,
 // no tick skipped or re-run, every world replaying the same. Then against processes it is
-// pointed at (--pids), started here as a deployment would be.
+// pointed at (--pids), started here as a deployment would be; and with --api, an API process
+// of its own among the targets, the load sent through it. (The compose target runs against a
+// real compose project in deploy/chaos-compose.sh; its docker-free parts: chaos-compose.test.ts.)
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChaosReport } from '../../cli/chaos.ts';
@@ -61,8 +63,29 @@ describe('sector chaos', () => {
     expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
   }, 400_000);
 
+  it('--api: an API of its own among the targets (each target dealt faults in turn), the load through it with one Idempotency-Key per order: still 0 lost, 0 doubled', async () => {
+    const r = await runSector(['chaos', '--api', '--workers', '2', '--duration', '9', '--every', '1.5', '--sims', '2', '--rate', '10', '--stop-ms', '2000', '--keep', '--json'], { REDIS_URL: server!.url }, { timeoutMs: 400_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const report = JSON.parse(r.stdout) as ChaosReport;
+    expect(report.load).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // 3 targets, >= 5 faults, dealt in turn: the API took at least one, and answered again
+    expect(report.faults.length).toBeGreaterThanOrEqual(5);
+    const apiFaults = report.faults.filter((f) => f.role === 'api');
+    expect(apiFaults.length).toBeGreaterThanOrEqual(1);
+    expect(apiFaults.every((f) => f.stallMs !== null)).toBe(true);
+    expectClean(report);
+    // the orders went through the API: it keeps one idempotency record per acknowledged order
+    let records = 0;
+    for (const sim of report.sims) records += (await redis.keys(`sim:{${sim}}:idem:admin:*`)).length;
+    expect(records).toBeGreaterThanOrEqual(report.orders.acknowledged);
+    expect(records).toBeLessThanOrEqual(report.orders.sent);
+  }, 400_000);
+
   it('bad usage exits 2', async () => {
     expect((await runSector(['chaos', '--faults', 'nuke'], { REDIS_URL: server!.url })).code).toBe(2);
     expect((await runSector(['chaos', '--duration', '-1'], { REDIS_URL: server!.url })).code).toBe(2);
+    const both = await runSector(['chaos', '--workers', '2', '--compose', 'sector'], { REDIS_URL: server!.url });
+    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining('--workers and --compose: give one kind of target')]);
+    expect((await runSector(['chaos', '--compose-file', 'compose.yaml'], { REDIS_URL: server!.url })).code).toBe(2);
   }, 120_000);
 });
