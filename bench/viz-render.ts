@@ -10,6 +10,8 @@
 //                 map also pans every frame, so each frame redraws everything in view
 //   worst frame   the longest gap between two frames in the window
 //   ticks/s       ticks the page applied per second in the window
+// and where the first render's time went (medians): until the snapshot arrived, its parse,
+// the set-up, the drawing.
 // Figures depend on how loaded the machine is: compare the ratios within a run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
@@ -52,6 +54,10 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
 
 interface Sample {
   firstMs: number | null;
+  /** where the first render's time went (the page's sectorView.timings): until the snapshot
+   *  message arrived (page load, socket, the viz's read and send), its JSON.parse, setting
+   *  the world up, and the drawing until the first frame */
+  split: { received: number; parse: number; apply: number; draw: number; mb: number } | null;
   fps: number | null;
   worstFrameMs: number | null;
   ticksPerSecond: number | null;
@@ -66,7 +72,11 @@ async function measurePage(page: Page, url: string, renderer: string): Promise<S
     })
     .then((h) => h.jsonValue() as Promise<number>)
     .catch(() => null);
-  if (firstMs === null) return { firstMs: null, fps: null, worstFrameMs: null, ticksPerSecond: null };
+  if (firstMs === null) return { firstMs: null, split: null, fps: null, worstFrameMs: null, ticksPerSecond: null };
+  const t = (await page.evaluate('window.sectorView.timings ?? null')) as { snapshotReceived: number; snapshotParsed: number; snapshotApplied: number; bytes: number } | null;
+  const split = t
+    ? { received: t.snapshotReceived, parse: t.snapshotParsed - t.snapshotReceived, apply: t.snapshotApplied - t.snapshotParsed, draw: firstMs - t.snapshotApplied, mb: t.bytes / 1e6 }
+    : null;
   // Plain JavaScript text: tsx would wrap named functions in a helper the page does not have.
   const m = (await page.evaluate(`new Promise((resolve) => {
     const view = window.sectorView;
@@ -83,7 +93,7 @@ async function measurePage(page: Page, url: string, renderer: string): Promise<S
     };
     requestAnimationFrame(step);
   })`)) as { frames: number; worst: number; ticks: number; elapsed: number };
-  return { firstMs, fps: (m.frames / m.elapsed) * 1000, worstFrameMs: m.worst, ticksPerSecond: (m.ticks / m.elapsed) * 1000 };
+  return { firstMs, split, fps: (m.frames / m.elapsed) * 1000, worstFrameMs: m.worst, ticksPerSecond: (m.ticks / m.elapsed) * 1000 };
 }
 
 const fmt = (n: number | null, d = 0) => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
@@ -145,6 +155,14 @@ async function main(): Promise<void> {
         const first = r.map((x) => x.firstMs);
         console.log(
           `${String(size).padStart(7)}   ${renderer.padEnd(8)}  ${(first.every((f) => f === null) ? `none in ${FIRST_RENDER_LIMIT_MS / 1000} s` : spread(first)).padEnd(21)}  ${spread(r.map((x) => x.fps), 1).padEnd(21)}  ${spread(r.map((x) => x.worstFrameMs)).padEnd(21)}  ${spread(r.map((x) => x.ticksPerSecond), 1).padEnd(16)}  ${loads[0]} .. ${loads.at(-1)}`,
+        );
+      }
+      for (const renderer of RENDERERS) {
+        const splits = results.get(renderer)!.flatMap((x) => (x.split ? [x.split] : []));
+        if (splits.length === 0) continue;
+        const med = (k: keyof NonNullable<Sample['split']>) => fmt(median(splits.map((x) => x[k])));
+        console.log(
+          `          ${renderer} first render, medians: snapshot received at ${med('received')} ms (${fmt(median(splits.map((x) => x.mb)), 1)} MB), parse ${med('parse')} ms, set-up ${med('apply')} ms, to the first frame ${med('draw')} ms`,
         );
       }
       const c = results.get('canvas')!;
