@@ -18,11 +18,12 @@
 //   its lock file, `npm run bench -- <name>` names a benchmark in bench/;
 // - VAR=value: VAR is one of CONFIG_VARIABLES, or a shell variable the docs set for later lines
 //   (SHELL_VARIABLES);
-// - docker, kubectl, kustomize, git, cd, cat (the allow-list: they need an engine, a cluster or
-//   a registry that CI has not): the files, compose services, Kubernetes objects and images
-//   they name exist in this repository's compose.yaml, Dockerfile and k8s/ (kustomize build).
+// - docker, kubectl, kustomize, git, cd, deploy/*.sh (the allow-list: they need an engine, a
+//   cluster or a registry that CI has not): the files, compose services, Kubernetes objects and
+//   images they name exist in this repository's compose.yaml, Dockerfile and k8s/ (kustomize
+//   build); a deploy/ script exists and is executable.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,12 @@ function checkCommand(c: SimpleCommand, cwd: string, prior: readonly string[]): 
     const image = args[3]?.split('=')[0];
     const file = path.join(REPO_ROOT, cwd, 'kustomization.yaml');
     return [...problems, ...(existsSync(file) && args[0] === 'edit' && new RegExp(`- name: ${image}\\b`).test(readFileSync(file, 'utf8')) ? [] : [`kustomize ${args.join(' ')}: ${cwd}/kustomization.yaml lists no image ${image}`])];
+  }
+  // the repository's Docker-driven check scripts (deploy/*.sh: they need an engine): the
+  // script exists and is executable
+  if (/^deploy\/.+\.sh$/.test(prog)) {
+    const file = path.join(REPO_ROOT, prog);
+    return [...problems, ...(existsSync(file) && (statSync(file).mode & 0o111) !== 0 ? [] : [`${prog}: no such executable script`])];
   }
   // the reader's clone of this repository, and the directory it makes
   if (prog === 'git' && args[0] === 'clone') return problems;
@@ -390,6 +397,8 @@ describe('the doc-command checker', () => {
     expect(checkLine(line('sector import <file> [--as <id>] [--paused]', false))).toEqual([]);
     expect(checkLine(line('npx sector chaos --compose sector --api --duration 60'))).toEqual([]);
     expect(checkLine(line('kubectl delete pvc data-redis-0'))).toEqual([]);
+    expect(checkLine(line('deploy/chaos-compose.sh'))).toEqual([]);
+    expect(checkLine(line('deploy/nope.sh'))).toEqual([expect.stringContaining('no such executable script')]);
   });
 
   it('splits a line into simple commands, with quotes, $(...), redirections and assignments', () => {
