@@ -5,9 +5,9 @@
 // The budget is a fixed window: a counter per token name whose expiry starts at its first use.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ReplyError } from 'ioredis';
+import { type Redis, ReplyError } from 'ioredis';
 import { type DurabilityPlan, type DurabilityWait, durabilityPlan, waitOutcome } from '../shared/durability.ts';
-import type { RedisClient } from '../shared/redis.ts';
+import { isCluster, type RedisClient } from '../shared/redis.ts';
 import type { SimKeys } from '../shared/keyspace.ts';
 import type { Order } from '../shared/schemas.ts';
 import { orderEntryFields } from '../shared/streams.ts';
@@ -38,15 +38,16 @@ const isNoScript = (err: unknown) => err instanceof Error && err.message.startsW
 const isMoved = (err: unknown) => err instanceof ReplyError && (err as Error).message.startsWith('MOVED ');
 
 /**
- * The script and REDIS_DURABILITY's wait (WAIT / WAITAOF) in one pipeline: one round trip,
+ * The script and REDIS_DURABILITY's wait (WAIT / WAITAOF) in one round trip,
  * and the wait on the connection that made the write, right after it (it waits for that
- * connection's last write). In a cluster, a pipeline goes to the node owning its keys' slot,
+ * connection's last write). In a cluster, in one pipeline: it goes to the node owning its keys' slot,
  * key-less commands included, so the wait goes to the primary that took the append.
  * A MOVED reply (the slot moved to another primary) means the script did not run: the
  * redirect is learnt by one routed command and the pipeline sent again; any other redirect or
  * transient refusal (ASK, TRYAGAIN mid-migration) is the caller's "nothing queued, retry".
  */
 async function runScriptAndWait(redis: RedisClient, args: (string | number)[], wait: NonNullable<DurabilityWait>, anyKey: string): Promise<[ScriptReply, unknown]> {
+  if (!isCluster(redis)) return runScriptThenWait(redis, args, wait);
   let source: 'sha' | 'script' = 'sha';
   for (let attempt = 0; ; attempt++) {
     const p = redis.pipeline();
@@ -68,6 +69,29 @@ async function runScriptAndWait(redis: RedisClient, args: (string | number)[], w
     }
     // the script ran; a failed wait is a wait that fell short (the caller says so)
     return [reply as ScriptReply, waitErr ?? waited];
+  }
+}
+
+/**
+ * On one Redis: the two commands sent back to back on the one connection (batched into one
+ * write by auto-pipelining), without a Pipeline object per order, which cost server CPU.
+ */
+async function runScriptThenWait(redis: Redis, args: (string | number)[], wait: NonNullable<DurabilityWait>): Promise<[ScriptReply, unknown]> {
+  const [command, ...waitArgs] = wait;
+  const send = (script: Promise<unknown>): Promise<[unknown, unknown]> => {
+    const waited = redis.call(command, ...waitArgs).then(
+      (r) => r,
+      (err: unknown) => err,
+    );
+    return Promise.all([script, waited]);
+  };
+  try {
+    const [reply, waited] = await send(redis.evalsha(SCRIPT_SHA, 5, ...args));
+    return [reply as ScriptReply, waited];
+  } catch (err) {
+    if (!isNoScript(err)) throw err;
+    const [reply, waited] = await send(redis.eval(SCRIPT, 5, ...args));
+    return [reply as ScriptReply, waited];
   }
 }
 

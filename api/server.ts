@@ -26,7 +26,9 @@ export function connectApiRedis(config: Config, log: Logger): RedisClient {
     // Never resend an XADD after a reconnect: if the first one landed, the order would be
     // queued twice. The client got a 503 and decides whether to retry.
     autoResendUnfulfilledCommands: false,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    // An order's WAIT / WAITAOF may take REDIS_DURABILITY_TIMEOUT_MS on top (shared/durability.ts):
+    // a client-side timeout before it would answer 504 for a wait Redis is still doing.
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS + (config.REDIS_DURABILITY.level === 'memory' ? 0 : config.REDIS_DURABILITY_TIMEOUT_MS),
     // Many concurrent requests share one connection: batch their commands per event-loop turn.
     enableAutoPipelining: true,
   });

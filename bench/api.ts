@@ -1,6 +1,8 @@
 // Benchmark of the API: orders accepted per second at 64 concurrent keep-alive connections,
 // with p50/p99 latency, beside the same server's no-op POST route (the framework's ceiling,
-// measured in the same run). Goal from issue 3: orders >= 0.7x ceiling, p99 <= 25 ms.
+// measured in the same run). Goal from issue 3: orders >= 0.7x ceiling, p99 <= 25 ms. Where an
+// order's CPU goes: the API server's and redis-server's per order (and the script's own time).
+// Then each REDIS_DURABILITY level's orders/s and p99 against `memory` in the same run.
 // Also one simulation's own route, /sims/<id>/orders, with a token scoped to it (the append
 // script also checks the simulation exists and the token is its), against /orders.
 //
@@ -8,6 +10,9 @@
 //   BENCH_CPU_PROF=<dir> npx tsx bench/api.ts
 //                                    the same, and the server process writes a V8 CPU
 //                                    profile (.cpuprofile) into <dir> when it stops
+//   BENCH_API=orders | durability npx tsx bench/api.ts
+//                                    only the order path against the ceiling, or only the
+//                                    REDIS_DURABILITY levels against memory (both by default)
 //   BENCH_IDEMPOTENCY_KEY=1 npx tsx bench/api.ts
 //                                    every order carries its own Idempotency-Key (the typed
 //                                    client's way); each round also measures /orders with a
@@ -31,7 +36,9 @@ import { createApiApp } from '../api/app.ts';
 import { connectApiRedis, listen } from '../api/server.ts';
 import { issueScopedTokens } from '../api/scoped-tokens.ts';
 import { parseConfig } from '../shared/config.ts';
-import { createSim } from '../shared/sim-registry.ts';
+import { checkDurability } from '../shared/durability.ts';
+import { pollUntil } from '../shared/poll.ts';
+import { SimExistsError, createSim } from '../shared/sim-registry.ts';
 import { createLogger } from '../shared/log.ts';
 import { waitReady } from '../shared/redis.ts';
 import { startTestRedis } from '../tests/helpers/redis-server.ts';
@@ -63,11 +70,12 @@ interface LoadResult {
 }
 
 // ------------------------------------------------------------------------------- server
-async function serveRole(redisUrl: string): Promise<void> {
+async function serveRole(redisUrl: string, durabilitySetting = 'memory'): Promise<void> {
   const log = createLogger('api', 'warn');
-  const config = parseConfig({ REDIS_URL: redisUrl, SIM_ID: 'bench', API_TOKENS: `BotFaction:${TOKEN}`, API_RATE_LIMIT: '1000000', LOG_LEVEL: 'warn' });
+  const config = parseConfig({ REDIS_URL: redisUrl, SIM_ID: 'bench', API_TOKENS: `BotFaction:${TOKEN}`, API_RATE_LIMIT: '1000000', LOG_LEVEL: 'warn', REDIS_DURABILITY: durabilitySetting });
   const redis = connectApiRedis(config, log);
   await waitReady(redis);
+  const durability = await checkDurability(redis, config);
   const app = new Hono()
     .post('/noop', async (c) => {
       await c.req.text();
@@ -79,10 +87,13 @@ async function serveRole(redisUrl: string): Promise<void> {
       const { user, system } = process.cpuUsage();
       return c.json({ us: user + system });
     })
-    .route('/', createApiApp({ redis, config, log }));
+    .route('/', createApiApp({ redis, config, log, durability }));
   const server = await listen(app.fetch, 0);
   const issued = issueScopedTokens({ systems: 60, factions: 4 });
-  await createSim(redis, { id: BENCH_SIM }, Date.now(), issued.hashes);
+  // (two servers on one Redis, as the durability part runs them: the second finds it made)
+  await createSim(redis, { id: BENCH_SIM }, Date.now(), issued.hashes).catch((err: unknown) => {
+    if (!(err instanceof SimExistsError)) throw err;
+  });
   process.stdout.write(`${JSON.stringify({ port: server.port, scopedToken: issued.tokens.BotFaction })}\n`);
   // exit normally on SIGTERM, so that `node --cpu-prof` writes its profile
   process.once('SIGTERM', () => process.exit(0));
@@ -210,7 +221,14 @@ async function measure(baseUrl: string, route: string, probe: RedisProbe, token?
 const fmt = (r: LoadResult & CpuSplit) =>
   `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   CPU µs/req: server ${r.cpuUs.toFixed(0).padStart(3)}, redis ${r.redisCpuUs.toFixed(0).padStart(3)} (script ${r.scriptUs.toFixed(1)})   statuses ${JSON.stringify(r.statuses)}`;
 
-async function orchestrate(): Promise<void> {
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The order path against the framework's ceiling, with the CPU split per order. */
+async function ordersPart(): Promise<void> {
   const redis = await startTestRedis();
   // BENCH_CPU_PROF=<dir>: the server process writes a V8 CPU profile there when it stops
   const profDir = process.env.BENCH_CPU_PROF;
@@ -236,11 +254,6 @@ async function orchestrate(): Promise<void> {
       console.log(`         ${fmt(sim)}   ratio ${(simAccepted / ceiling.perSecond).toFixed(2)}, to /orders ${(simAccepted / accepted).toFixed(2)}`);
       console.log(`         ${fmt(keyed)}   (with Idempotency-Key) to /orders ${(keyedAccepted / accepted).toFixed(2)}`);
     }
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((a, b) => a - b);
-      const mid = sorted.length / 2;
-      return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    };
     const m = {
       ceiling: median(rounds.map((r) => r.ceiling.perSecond)),
       ceilingP50: median(rounds.map((r) => r.ceiling.p50ms)),
@@ -294,8 +307,80 @@ async function orchestrate(): Promise<void> {
   }
 }
 
+/** Rounds of the durability comparison (each measures every level once, in turn). */
+const DURABILITY_ROUNDS = 3;
+
+/**
+ * What each REDIS_DURABILITY level costs an order, against `memory` in the same run: memory and
+ * replicas:1 on one primary that has one replica (started here, so replication's own cost is in
+ * both), fsync on a server with appendonly yes + appendfsync always (Redis < 7.2: no WAITAOF).
+ * /orders without an Idempotency-Key, one server process per level.
+ */
+async function durabilityPart(): Promise<void> {
+  const primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
+  const replica = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  const aof = await startTestRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
+  const servers: ReturnType<typeof spawnSelf>[] = [];
+  try {
+    await pollUntil(async () => (/master_link_status:up/.test(await replica.client().info('replication')) ? true : undefined), 'the bench replica in sync');
+    const levels = [
+      { name: 'memory', redis: primary },
+      { name: 'replicas:1', redis: primary },
+      { name: 'fsync', redis: aof },
+    ];
+    const started = [];
+    for (const level of levels) {
+      const server = spawnSelf(['serve', level.redis.url, level.name]);
+      servers.push(server);
+      const { port } = JSON.parse(await server.firstLine) as { port: number };
+      started.push({ ...level, baseUrl: `http://127.0.0.1:${port}`, probe: { pid: level.redis.pid()!, client: level.redis.client() } });
+    }
+    const results = new Map<string, (LoadResult & CpuSplit & { accepted: number; ratio: number; load: number })[]>();
+    for (let round = 0; round < DURABILITY_ROUNDS; round++) {
+      let memoryAccepted = 0;
+      for (const level of started) {
+        const r = await measure(level.baseUrl, '/orders', level.probe);
+        const accepted = (r.statuses['202'] ?? 0) / (MEASURE_MS / 1000);
+        if (level.name === 'memory') memoryAccepted = accepted;
+        const row = { ...r, accepted, ratio: accepted / memoryAccepted, load: os.loadavg()[0]! };
+        results.set(level.name, [...(results.get(level.name) ?? []), row]);
+        console.log(`durability round ${round + 1}  ${level.name.padEnd(10)} ${fmt(r)}   to memory ${row.ratio.toFixed(2)}`);
+      }
+    }
+    console.log('');
+    console.log(`REDIS_DURABILITY levels, /orders at ${CONNECTIONS} connections, medians of ${DURABILITY_ROUNDS} rounds (each level once per round, in turn; ratio to memory within a round)`);
+    console.log('  level        orders/s  (min-max)          p50 ms   p99 ms  (min-max)      to memory  (min-max)     server µs  redis µs');
+    const span = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
+    for (const [name, rows] of results) {
+      const acc = rows.map((r) => r.accepted);
+      const p99 = rows.map((r) => r.p99ms);
+      const ratio = rows.map((r) => r.ratio);
+      console.log(
+        `  ${name.padEnd(10)} ${median(acc).toFixed(0).padStart(9)}  (${span(acc, 0)})`.padEnd(44) +
+          `${median(rows.map((r) => r.p50ms)).toFixed(2).padStart(7)}  ${median(p99).toFixed(2).padStart(7)}  (${span(p99, 1)})`.padEnd(36) +
+          `${median(ratio).toFixed(2).padStart(6)}x  (${span(ratio, 2)})`.padEnd(24) +
+          `${median(rows.map((r) => r.cpuUs)).toFixed(0).padStart(6)}  ${median(rows.map((r) => r.redisCpuUs)).toFixed(1).padStart(8)}`,
+      );
+    }
+    const statuses = [...results].map(([name, rows]) => `${name} ${JSON.stringify(rows.reduce<Record<string, number>>((acc, r) => { for (const [k, v] of Object.entries(r.statuses)) acc[k] = (acc[k] ?? 0) + v; return acc; }, {}))}`);
+    console.log(`  statuses: ${statuses.join(', ')}`);
+    console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
+  } finally {
+    for (const server of servers) server.child.kill('SIGTERM');
+    await Promise.all([primary.stop(), replica.stop(), aof.stop()]);
+  }
+}
+
+/** BENCH_API=orders or durability runs one part (both by default). */
+async function orchestrate(): Promise<void> {
+  const part = process.env.BENCH_API ?? 'all';
+  if (part === 'all' || part === 'orders') await ordersPart();
+  if (part === 'all') console.log('');
+  if (part === 'all' || part === 'durability') await durabilityPart();
+}
+
 const [role, ...args] = process.argv.slice(2);
-if (role === 'serve') await serveRole(args[0]!);
+if (role === 'serve') await serveRole(args[0]!, args[1]);
 else if (role === 'load') await loadRole(args[0]!, args[1]!, args[2]);
 else {
   await orchestrate();

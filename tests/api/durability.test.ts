@@ -44,7 +44,7 @@ describe('REDIS_DURABILITY=replicas:1 (a real primary and replica)', () => {
     // (no delay before the first sync: Redis waits 5 s by default for more replicas to join)
     primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
     replica = await startReplicaOf(primary);
-    api = await startApi(testConfig(primary.url, { REDIS_DURABILITY: 'replicas:1', REDIS_DURABILITY_TIMEOUT_MS: '300' }), createLogger('api', 'silent'));
+    api = await startApi(testConfig(primary.url, { REDIS_DURABILITY: 'replicas:1', REDIS_DURABILITY_TIMEOUT_MS: '3000' }), createLogger('api', 'silent'));
     url = `http://127.0.0.1:${api.port}`;
   });
   afterAll(async () => {
@@ -57,7 +57,7 @@ describe('REDIS_DURABILITY=replicas:1 (a real primary and replica)', () => {
 
   it('answers 202 only once the replica has the order: it can be read there at once', async () => {
     const res = await post(url, note('replicated'));
-    expect(res.status).toBe(202);
+    expect(res.status, await res.clone().text()).toBe(202);
     const { id } = (await res.json()) as { id: string };
     // no polling: WAIT returned only after the replica acknowledged the write
     expect(await orderIds(replica.client())).toContain(id);

@@ -36,7 +36,7 @@ describe('a worker with REDIS_DURABILITY=replicas:1', () => {
       TICK_DELAY: '0.02',
       WORLD_SYSTEMS: '12',
       REDIS_DURABILITY: 'replicas:1',
-      REDIS_DURABILITY_TIMEOUT_MS: '100',
+      REDIS_DURABILITY_TIMEOUT_MS: '500',
       // long enough that the worker keeps waiting (and does not give the world up) meanwhile
       LEASE_TTL_MS: '60000',
       WORKER_HTTP_PORT: '0',
