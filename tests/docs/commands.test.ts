@@ -1,5 +1,6 @@
 // Every command the docs show (README.md and docs/*.md: each line of a bash/sh block, and each
-// `sector ...` / `npm ...` span of prose) is either run here against a real stack, or checked in
+// span of prose that is a command: sector, npm, redis-cli, kubectl, docker, node, npx) is either
+// run here against a real stack, or checked in
 // a cheaper but real way; a command that is neither fails the test.
 //
 // Run: the stack is `npm start` as a reader runs it (main.ts all, its own redis-server in a
@@ -16,6 +17,8 @@
 //   (chaos and bench, too slow to run here, are run by tests/cli/chaos.test.ts and bench.test.ts);
 // - npm: the script exists in package.json (`npm start` is what this test runs), `npm ci` has
 //   its lock file, `npm run bench -- <name>` names a benchmark in bench/;
+// - redis-cli: each option is in redis-cli --help, the command is one the stack's Redis knows;
+// - node, npx tsx, npx vitest: the files they name exist (dist/X.js: built from X.ts);
 // - VAR=value: VAR is one of CONFIG_VARIABLES, or a shell variable the docs set for later lines
 //   (SHELL_VARIABLES);
 // - docker, kubectl, kustomize, git, cd, deploy/*.sh (the allow-list: they need an engine, a
@@ -112,6 +115,12 @@ function checkKubectl(words: readonly string[]): string[] {
     if (rest[i] === '-f' && !existsSync(path.join(REPO_ROOT, rest[i + 1]!))) problems.push(`kubectl ${verb} -f ${rest[i + 1]}: no such file`);
     if (rest[i] === '-k' && !existsSync(path.join(REPO_ROOT, rest[i + 1]!, 'kustomization.yaml'))) problems.push(`kubectl ${verb} -k ${rest[i + 1]}: no kustomization.yaml there`);
     if (rest[i] === '-n' && !k8sObjects().some((m) => m.kind === 'Namespace' && m.metadata.name === rest[i + 1])) problems.push(`kubectl -n ${rest[i + 1]}: no such Namespace in k8s/`);
+    // -l key=value: some pod template in k8s/ carries that label
+    if (rest[i] === '-l') {
+      const [key, value] = rest[i + 1]!.split('=') as [string, string];
+      const labelled = k8sObjects().some((m) => (m.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template?.metadata?.labels?.[key] === value);
+      if (!labelled) problems.push(`kubectl -l ${rest[i + 1]}: no pod in k8s/ has that label`);
+    }
   }
   // kind/name references: deployment/api, svc/viz
   for (const ref of rest.filter((w) => /^[a-z]+\/[a-z0-9-]+$/.test(w))) {
@@ -129,24 +138,74 @@ function checkKubectl(words: readonly string[]): string[] {
   return problems;
 }
 
+/** docker 20.10's commands that the docs name in prose (`docker --help`; CI has no docker CLI to ask). */
+const DOCKER_VERBS = new Set(['build', 'push', 'run', 'pause', 'unpause', 'kill', 'start', 'stop', 'stats', 'compose', 'logs', 'exec', 'ps', 'inspect']);
+/** docker compose options that take a value: [global, per subcommand] */
+const COMPOSE_VALUE_OPTIONS = new Set(['-f', '--file', '-p', '--project-name', '--profile', '--env-file', '-s', '--signal', '-t', '--timeout', '--format', '-e', '--env', '-u', '--user', '-w', '--workdir']);
+
 function checkDocker(words: readonly string[], prior: readonly string[]): string[] {
-  if (words[1] === 'build') return existsSync(path.join(REPO_ROOT, 'Dockerfile')) && words.at(-1) === '.' ? [] : ['docker build: expected the repository (.) with its Dockerfile'];
+  const verb = words[1];
+  if (verb === undefined) return [];
+  if (!DOCKER_VERBS.has(verb)) return [`docker ${verb}: not a docker command these docs are checked for`];
+  if (verb === 'build') return existsSync(path.join(REPO_ROOT, 'Dockerfile')) && words.at(-1) === '.' ? [] : ['docker build: expected the repository (.) with its Dockerfile'];
   // push: to the reader's registry; the image it pushes is the one `docker build -t` just made
-  if (words[1] === 'push') return prior.some((l) => l.includes(`docker build -t ${words[2]}`)) ? [] : [`docker push ${words[2]}: not the image a docker build before it tagged`];
-  if (words[1] !== 'compose') return [`docker ${words[1]}: not a command these docs are checked for`];
-  const compose = readCompose({}, ['monitoring']);
-  const rest = words.slice(2).filter((w) => !w.startsWith('-'));
-  const [verb, service, ...cmd] = rest;
-  if (verb === 'up' || verb === 'down') return [];
-  if (!service || !compose.services[service]) return [`docker compose ${verb} ${service}: no such service in compose.yaml`];
+  if (verb === 'push') return prior.some((l) => l.includes(`docker build -t ${words[2]}`)) ? [] : [`docker push ${words[2]}: not the image a docker build before it tagged`];
+  // `docker run sector api`: the image compose builds, and a role
+  if (verb === 'run' && words[2] !== undefined) return words[2] === 'sector' && ['api', 'worker', 'viz', 'bot', 'all'].includes(words[3] ?? 'all') ? [] : [`docker run ${words.slice(2).join(' ')}: not the sector image and a role`];
+  if (verb !== 'compose') return []; // a verb named in prose (docker pause, docker stats): nothing it names
   const problems: string[] = [];
+  const rest: string[] = [];
+  const files: string[] = [];
+  const profiles: string[] = [];
+  for (let i = 2; i < words.length; i++) {
+    const w = words[i]!;
+    if (COMPOSE_VALUE_OPTIONS.has(w)) {
+      const v = words[++i] ?? '';
+      if (w === '-f' || w === '--file') files.push(v);
+      if (w === '--profile') profiles.push(v);
+    } else if (!w.startsWith('-')) rest.push(w);
+  }
+  for (const f of files) if (!existsSync(path.join(REPO_ROOT, f))) problems.push(`docker compose -f ${f}: no such file`);
+  const compose = readCompose({}, ['monitoring']);
+  for (const p of profiles) if (!Object.values(compose.services).some((svc) => (svc as { profiles?: string[] }).profiles?.includes(p))) problems.push(`docker compose --profile ${p}: no service has that profile`);
+  const [sub, service, ...cmd] = rest;
+  if (sub === undefined || ['up', 'down', 'port', 'config', 'build'].includes(sub) || (sub === 'ps' && service === undefined)) return problems;
+  if (!service || !compose.services[service]) return [...problems, `docker compose ${sub} ${service}: no such service in compose.yaml`];
   // a path in a volume the service mounts, and a file the token generator writes there
   for (const p of cmd.filter((w) => w.startsWith('/var/lib/sector/'))) {
     const mounted = (compose.services[service].volumes ?? []).map((v) => v.split(':')[1]!).some((at) => p.startsWith(`${at}/`));
-    if (!mounted) problems.push(`docker compose ${verb} ${service} ... ${p}: ${service} mounts no volume there`);
+    if (!mounted) problems.push(`docker compose ${sub} ${service} ... ${p}: ${service} mounts no volume there`);
     if (!readFileSync(path.join(REPO_ROOT, 'deploy/tokens.ts'), 'utf8').includes(`'${path.basename(p)}'`)) problems.push(`${p}: deploy/tokens.ts writes no ${path.basename(p)}`);
   }
   return problems;
+}
+
+/** The options redis-cli has (its --help) and the commands the stack's Redis knows (COMMAND LIST). */
+let redisCliHelp = '';
+let redisCommands = new Set<string>();
+
+/** `redis-cli [options] [COMMAND args]`: each option is redis-cli's, the command is Redis'. */
+function checkRedisCli(words: readonly string[]): string[] {
+  const problems: string[] = [];
+  let i = 1;
+  for (; i < words.length && words[i]!.startsWith('-'); i++) {
+    if (!new RegExp(`^\\s*${words[i]}\\b`, 'm').test(redisCliHelp)) problems.push(`redis-cli ${words[i]}: not an option of redis-cli --help`);
+    if (['-p', '-h', '-u', '-n', '-a'].includes(words[i]!)) i++;
+  }
+  const command = words[i];
+  if (command !== undefined && !redisCommands.has(command.toLowerCase())) problems.push(`redis-cli ${command}: not a Redis command (COMMAND LIST)`);
+  return problems;
+}
+
+/** Paths a `node`/`npx tsx`/`npx vitest` line names exist (dist/X.js: the build's output of X.ts). */
+function checkPaths(words: readonly string[]): string[] {
+  return words
+    .filter((w) => !placeholder(w) && !w.startsWith('-') && (w.includes('/') || /\.(ts|js|mjs)$/.test(w)) && w !== 'tsx')
+    .filter((w) => {
+      const source = w.startsWith('dist/') ? w.slice(5).replace(/\.js$/, '.ts') : w;
+      return !existsSync(path.join(REPO_ROOT, source));
+    })
+    .map((w) => `${words[0]} ... ${w}: no such file${w.startsWith('dist/') ? ' (dist/ is built from the .ts source beside it)' : ''}`);
 }
 
 /** Checks one simple command that is not run; `cwd` follows a `cd` earlier on the line. */
@@ -158,6 +217,9 @@ function checkCommand(c: SimpleCommand, cwd: string, prior: readonly string[]): 
   if (prog === 'sector') return [...problems, ...checkSector(args)];
   if (prog === 'npm') return [...problems, ...checkNpm(c.words)];
   if (prog === 'kubectl') return [...problems, ...checkKubectl(c.words)];
+  if (prog === 'redis-cli') return [...problems, ...checkRedisCli(c.words)];
+  // `node --import tsx main.ts <role>`, `node dist/main.js`, `npx tsx bench/api.ts`, `npx vitest run tests/bot`
+  if (prog === 'node' || (prog === 'npx' && (args[0] === 'tsx' || args[0] === 'vitest'))) return [...problems, ...checkPaths(c.words)];
   if (prog === 'docker') return [...problems, ...checkDocker(c.words, prior)];
   // `cd k8s && kustomize edit set image sector=...`: the kustomization names that image
   if (prog === 'kustomize') {
@@ -319,6 +381,7 @@ beforeAll(async () => {
     pathPrefix = `${bin}:`;
   }
   process.env.PATH = `${pathPrefix}${process.env.PATH}`;
+  redisCliHelp = execFileSync('redis-cli', ['--help'], { encoding: 'utf8' });
   // npm start: every role in one process on its own redis-server (the start script runs `main.ts all`)
   const dataDir = path.join(workDir, 'data');
   const p = spawnRole('all', { DATA_DIR: dataDir, PORT: '0', VIZ_PORT: '0', TICK_DELAY: '0.1' });
@@ -327,6 +390,9 @@ beforeAll(async () => {
   const { pid, port } = JSON.parse(readFileSync(path.join(dataDir, 'redis.json'), 'utf8')) as { pid: number; port: number };
   registerPid(pid, 'npm start redis-server');
   stack = { api: String(line.api), admin, dataDir, redisUrl: `redis://127.0.0.1:${port}/0`, otherRedis: await startTestRedis(), process: p, redisPid: pid };
+  const redis = new Redis(stack.redisUrl);
+  redisCommands = new Set((await redis.command('LIST')) as string[]);
+  redis.disconnect();
 }, 120_000);
 
 afterAll(async () => {
@@ -399,6 +465,20 @@ describe('the doc-command checker', () => {
     expect(checkLine(line('kubectl delete pvc data-redis-0'))).toEqual([]);
     expect(checkLine(line('deploy/chaos-compose.sh'))).toEqual([]);
     expect(checkLine(line('deploy/nope.sh'))).toEqual([expect.stringContaining('no such executable script')]);
+    expect(checkLine(line("redis-cli ZRANGE 'sim:{<sim>}:checkpoints' 0 -1 WITHSCORES", false))).toEqual([]);
+    expect(checkLine(line('redis-cli --latency', false))).toEqual([]);
+    expect(checkLine(line('node dist/main.js <role>', false))).toEqual([]);
+    expect(checkLine(line('kubectl get pods -l app.kubernetes.io/name=redis', false))).toEqual([]);
+    expect(checkLine(line('docker compose -f compose.yaml --profile monitoring up'))).toEqual([]);
+  });
+
+  it('fails what does not exist among the allow-listed programs', () => {
+    expect(checkLine(line('redis-cli --nope', false))).toEqual([expect.stringContaining('not an option of redis-cli')]);
+    expect(checkLine(line('redis-cli FROBNICATE x', false))).toEqual([expect.stringContaining('not a Redis command')]);
+    expect(checkLine(line('node dist/nope.js', false))).toEqual([expect.stringContaining('no such file')]);
+    expect(checkLine(line('kubectl get pods -l app=nope', false))).toEqual([expect.stringContaining('no pod in k8s/ has that label')]);
+    expect(checkLine(line('docker compose -f nope.yaml --profile nope up'))).toHaveLength(2);
+    expect(checkLine(line('docker frob', false))).toEqual([expect.stringContaining('docker frob: not a docker command')]);
   });
 
   it('splits a line into simple commands, with quotes, $(...), redirections and assignments', () => {

@@ -1,7 +1,8 @@
 /**
  * The shell commands the docs show, for tests/docs/commands.test.ts: every line of a fenced
  * block marked bash, sh, shell or console (a `\` continuation joined, comments dropped), and
- * every inline code span of prose that is a `sector` or `npm` command. Each line is also split
+ * every inline code span of prose that is a command (sector, npm, redis-cli, kubectl, docker,
+ * node, npx). Each line is also split
  * into its simple commands (at `&&`, `||`, `;`, `|`, outside quotes and `$(...)`) with their
  * variable assignments, words and output redirections, so each program it calls can be checked.
  */
@@ -70,8 +71,9 @@ export function docCommands(file: string, text = readFileSync(file, 'utf8')): { 
       return;
     }
     if (fence === null) {
-      // prose: inline `sector ...` / `npx sector ...` / `npm ...` spans
-      for (const m of l.matchAll(/`((?:npx )?sector [^`]+|npm (?:run|start|test|ci)\b[^`]*)`/g)) lines.push({ file, line: i + 1, text: m[1]!, comment: '', block: false });
+      // prose: inline spans that are commands (`sector ...`, `npm run ...`, `redis-cli ...`,
+      // `kubectl ...`, `docker ...`, `node ...`, `npx ...`), not names (`node:24-...`, `docker.io`)
+      for (const m of l.matchAll(/`((?:npx )?sector [^`]+|npm (?:run|start|test|ci)\b[^`]*|(?:redis-cli|kubectl|docker|node|npx)(?: [^`]*)?)`/g)) lines.push({ file, line: i + 1, text: m[1]!, comment: '', block: false });
       return;
     }
     if (!fence.shell) return;
