@@ -186,6 +186,19 @@ export class RoutedCommitPool implements CommitLender {
     return new Map([...this.nodes].map(([a, n]) => [a, n.all.length]));
   }
 
+  /**
+   * After a table refresh: the idle connections to nodes that no longer serve any slot (a primary
+   * failed over, emptied by resharding) are closed, so they stop counting against `max` and the
+   * new owners can open theirs; lent ones are closed when given back.
+   */
+  retire(): void {
+    const primaries = this.table.primaries();
+    for (const node of [...this.nodes.values()]) {
+      if (primaries.has(node.addr)) continue;
+      for (const c of [...node.idle]) this.drop(node, c);
+    }
+  }
+
   private share(): number {
     return Math.max(1, Math.floor(this.max / Math.max(1, this.table.primaries().size)));
   }

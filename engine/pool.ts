@@ -94,6 +94,8 @@ export class WorkerPool {
       opts.metrics.slotTableRefreshes.inc({ reason: reason === 'coalesced' ? 'abandon' : reason, outcome: err ? 'failed' : changed ? 'changed' : 'same' });
       if (err) opts.log.warn({ err: err.message, reason }, 'cannot read the cluster slot table; keeping the last one');
       else if (changed) opts.log.info({ reason, primaries: [...table.primaries()] }, 'cluster slot table changed');
+      if (changed) routed.retire();
+      opts.metrics.commitConnections.reset();
       for (const [node, n] of routed.perNode()) opts.metrics.commitConnections.set({ node }, n);
       if (changed) this.pump();
     });

@@ -33,7 +33,7 @@ export function clusterAbandonReason(err: unknown): string | null {
     }
     return null;
   }
-  if (/Connection is closed|Stream isn't writeable|enableOfflineQueue options is false|ECONNRESET|ECONNREFUSED|EPIPE/.test(err.message)) return 'closed';
+  if (/Connection is closed|max retries per request|Stream isn't writeable|enableOfflineQueue options is false|ECONNRESET|ECONNREFUSED|EPIPE/.test(err.message)) return 'closed';
   return null;
 }
 const CLUSTER_CODES = new Set(['MOVED', 'ASK', 'CLUSTERDOWN', 'TRYAGAIN', 'READONLY', 'LOADING', 'MASTERDOWN']);
