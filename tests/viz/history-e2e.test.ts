@@ -1,7 +1,7 @@
 // The whole retained history in headless Chromium, against real processes (a worker ticking
 // with checkpoints every 5 ticks and admin orders flowing, a viz, a private redis-server):
 // - a page opened late draws both charts, systems and ships, from the first retained tick
-//   (the tick events' standings), not from when it opened;
+//   (the tick events' standings), not from when it opened, also once the stream is capped;
 // - scrubbing to a tick a checkpoint and the retained orders cover shows that tick's exact
 //   world: every garrison as the worker committed it then (read from Redis at that tick, while
 //   it was live), not the live one; a tick before the oldest checkpoint falls back to the owners
@@ -18,7 +18,7 @@ import { FACTION_IDS } from '../../shared/rules.ts';
 import { ADMIN, type Order, type StoredEvent } from '../../shared/schemas.ts';
 import { decodeEventEntry, orderEntryFields, type StreamEntry } from '../../shared/streams.ts';
 import { readStoredWorld, toPublicSnapshot } from '../../shared/world-store.ts';
-import { killAllRoles, pollUntil, REPO_ROOT, spawnRole } from '../helpers/processes.ts';
+import { killAllRoles, pollUntil, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { launchChromium, pageTick, systemsDrawn } from './page-map.ts';
 
@@ -176,6 +176,53 @@ describe('the history in Chromium', () => {
     await pollUntil(async () => ((await pageTick(page)) > t0 ? true : undefined), 'live ticks again');
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('with the events stream capped, the charts start at the oldest tick still retained, before the page opened', { timeout: 180_000 }, async () => {
+    // a Redis of its own: the workers of one Redis share its simulations out (the pool), and
+    // EVENTS_MAXLEN is a worker's setting, so only there is this world surely run capped at 100
+    const own = await startTestRedis();
+    const ownRedis = own.client();
+    const roles: RoleProcess[] = [];
+    try {
+    const sim = 'history-capped';
+    roles.push(spawnRole('worker', { REDIS_URL: own.url, SIM_ID: sim, TICK_DELAY: '0.05', WORLD_SYSTEMS: '60', WORLD_FACTIONS: '4', EVENTS_MAXLEN: '100' }));
+    const port = await freePort();
+    const viz = spawnRole('viz', { REDIS_URL: own.url, SIM_ID: sim, VIZ_PORT: String(port) });
+    roles.push(viz);
+    await viz.waitForLog((l) => l.msg === 'viz listening');
+    // trimmed: the stream no longer starts at the world's creation
+    const events = simKeys(sim).events;
+    await pollUntil(async () => {
+      const [first] = (await ownRedis.xrange(events, '-', '+', 'COUNT', 1)) as StreamEntry[];
+      return first && Number(first[0].split('-')[0]) > 20 ? true : undefined;
+    }, 'the events stream trimmed past tick 20', 120_000, 200);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await pollUntil(() => page.evaluate(() => ((window.sectorView.history as { complete?: boolean } | undefined)?.complete ? true : undefined)), 'the history loaded', 30_000);
+    const seen = await pollUntil(
+      () =>
+        page.evaluate(() => {
+          const v = window.sectorView as unknown as { history: { events: { type: string; tick: number }[]; live: { tick: number }[] }; charts?: { shipsFrom: number | null; tMin: number } };
+          const firstTickEvent = v.history.events.find((e) => e.type === 'tick');
+          return v.charts && firstTickEvent ? { charts: v.charts, firstTick: firstTickEvent.tick, oldest: v.history.events[0]!.tick, openedAt: v.history.live[0]!.tick } : undefined;
+        }),
+      'the charts drawn',
+    );
+    expect(seen.firstTick).toBeGreaterThan(20);
+    expect(seen.charts.shipsFrom).toBe(seen.firstTick);
+    expect(seen.charts.tMin).toBe(seen.oldest);
+    expect(seen.firstTick).toBeLessThan(seen.openedAt);
+    expect(errors).toEqual([]);
+    await page.close();
+    } finally {
+      for (const r of roles) r.kill('SIGKILL');
+      await Promise.all(roles.map((r) => r.exited));
+      ownRedis.disconnect();
+      await own.stop();
+    }
   });
 
   it('/world-at.json: the exact state of a covered tick; bad input in the one error shape', async () => {
