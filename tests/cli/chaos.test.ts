@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChaosReport } from '../../cli/chaos.ts';
 import { SIMS_INDEX_KEY } from '../../shared/keyspace.ts';
 import { killAllRoles, spawnRole } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { runSector } from './run-cli.ts';
 
 let server: TestRedis | undefined;
@@ -61,6 +61,31 @@ describe('sector chaos', () => {
     expectClean(report);
     // not started by the command, not stopped by it
     expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
+  }, 400_000);
+
+  it('--pids with --api: an API process among the given ones is recognised as an API and paused in turn; the load goes through it (API_URL, --token)', async () => {
+    const workers = ['q1', 'q2'].map((id) => spawnRole('worker', { REDIS_URL: server!.url, WORKER_ID: id, LEASE_TTL_MS: '2000', LOG_LEVEL: 'warn' }));
+    const port = await freePort();
+    const api = spawnRole('api', { REDIS_URL: server!.url, PORT: String(port), API_TOKENS: 'admin:pids-admin-token' });
+    await api.waitForLog((l) => l.msg === 'api listening', 60_000);
+    const pids = [...workers, api].map((p) => p.child.pid!).join(',');
+    const r = await runSector(
+      ['chaos', '--pids', pids, '--api', '--api-url', `http://127.0.0.1:${port}`, '--token', 'pids-admin-token', '--faults', 'stop', '--duration', '7', '--every', '1.5', '--sims', '2', '--rate', '10', '--stop-ms', '2000', '--keep', '--json'],
+      { REDIS_URL: server!.url },
+      { timeoutMs: 400_000 },
+    );
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const report = JSON.parse(r.stdout) as ChaosReport;
+    expect(report.load).toBe(`http://127.0.0.1:${port}`);
+    // 3 targets dealt faults in turn: the API (by its command line) took at least one
+    const apiFaults = report.faults.filter((f) => f.role === 'api');
+    expect(apiFaults.map((f) => f.target)).toContain(`pid ${api.child.pid}`);
+    expect(report.faults.filter((f) => f.role === 'worker').length).toBeGreaterThanOrEqual(1);
+    expectClean(report);
+    let records = 0;
+    for (const sim of report.sims) records += (await redis.keys(`sim:{${sim}}:idem:admin:*`)).length;
+    expect(records).toBeGreaterThanOrEqual(report.orders.acknowledged);
+    expect([...workers, api].every((p) => p.child.exitCode === null)).toBe(true);
   }, 400_000);
 
   it('--api: an API of its own among the targets (each target dealt faults in turn), the load through it with one Idempotency-Key per order: still 0 lost, 0 doubled', async () => {
