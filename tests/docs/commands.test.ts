@@ -25,14 +25,14 @@
 //   cluster or a registry that CI has not): the files, compose services, Kubernetes objects and
 //   images they name exist in this repository's compose.yaml, Dockerfile and k8s/ (kustomize
 //   build); a deploy/ script exists and is executable.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES } from '../../shared/config.ts';
 import { deleteSim, listSims } from '../../shared/sim-registry.ts';
-import { readCompose, renderKustomization, readManifestFile, type Manifest } from '../deploy/deployment-files.ts';
+import { KUSTOMIZATIONS, readCompose, renderKustomization, readManifestFile, type Manifest } from '../deploy/deployment-files.ts';
 import { type DocLine, docCommands, NON_SHELL_FENCES, type SimpleCommand, simpleCommands } from '../helpers/doc-commands.ts';
 import { killAllRoles, REPO_ROOT, type RoleProcess, spawnRole } from '../helpers/processes.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
@@ -101,12 +101,13 @@ function checkAssigns(assigns: Record<string, string>): string[] {
 }
 
 let manifests: Manifest[] | undefined;
-/** What `kubectl apply -k k8s` and the plain manifests create (kustomize build). */
+/** What `kubectl apply -k` of the repository's kustomizations and the plain manifests create (kustomize build). */
 function k8sObjects(): Manifest[] {
-  manifests ??= [...renderKustomization('k8s'), ...readManifestFile('k8s/ingress-nginx/controller.yaml')];
+  // every kustomization the repository ships (an optional overlay's objects, e.g. the Redis Cluster's, included)
+  manifests ??= [...KUSTOMIZATIONS.flatMap((dir) => renderKustomization(dir)), ...readManifestFile('k8s/ingress-nginx/controller.yaml')];
   return manifests;
 }
-const KIND: Record<string, string> = { deployment: 'Deployment', deploy: 'Deployment', svc: 'Service', service: 'Service', statefulset: 'StatefulSet', pvc: 'PersistentVolumeClaim', pods: 'Pod', ns: 'Namespace' };
+const KIND: Record<string, string> = { deployment: 'Deployment', deploy: 'Deployment', job: 'Job', svc: 'Service', service: 'Service', statefulset: 'StatefulSet', pvc: 'PersistentVolumeClaim', pods: 'Pod', ns: 'Namespace' };
 
 function checkKubectl(words: readonly string[]): string[] {
   const problems: string[] = [];
@@ -166,11 +167,12 @@ function checkDocker(words: readonly string[], prior: readonly string[]): string
     } else if (!w.startsWith('-')) rest.push(w);
   }
   for (const f of files) if (!existsSync(path.join(REPO_ROOT, f))) problems.push(`docker compose -f ${f}: no such file`);
-  const compose = readCompose({}, ['monitoring']);
+  // the files `-f` names, merged as compose merges them (compose.yaml alone without -f)
+  const compose = readCompose({}, ['monitoring'], files.length > 0 && files.every((f) => existsSync(path.join(REPO_ROOT, f))) ? files : undefined);
   for (const p of profiles) if (!Object.values(compose.services).some((svc) => (svc as { profiles?: string[] }).profiles?.includes(p))) problems.push(`docker compose --profile ${p}: no service has that profile`);
   const [sub, service, ...cmd] = rest;
   if (sub === undefined || ['up', 'down', 'port', 'config', 'build'].includes(sub) || (sub === 'ps' && service === undefined)) return problems;
-  if (!service || !compose.services[service]) return [...problems, `docker compose ${sub} ${service}: no such service in compose.yaml`];
+  if (!service || !compose.services[service]) return [...problems, `docker compose ${sub} ${service}: no such service in ${files.length > 0 ? files.join(' + ') : 'compose.yaml'}`];
   // a path in a volume the service mounts, and a file the token generator writes there
   for (const p of cmd.filter((w) => w.startsWith('/var/lib/sector/'))) {
     const mounted = (compose.services[service].volumes ?? []).map((v) => v.split(':')[1]!).some((at) => p.startsWith(`${at}/`));
@@ -182,6 +184,7 @@ function checkDocker(words: readonly string[], prior: readonly string[]): string
 
 /** The options redis-cli has (its --help) and the commands the stack's Redis knows (COMMAND LIST). */
 let redisCliHelp = '';
+let redisClusterHelp = '';
 let redisCommands = new Set<string>();
 
 /** `redis-cli [options] [COMMAND args]`: each option is redis-cli's, the command is Redis'. */
@@ -189,6 +192,18 @@ function checkRedisCli(words: readonly string[]): string[] {
   const problems: string[] = [];
   let i = 1;
   for (; i < words.length && words[i]!.startsWith('-'); i++) {
+    // `--cluster <subcommand> ... --cluster-<option>`: both as `redis-cli --cluster help` lists them
+    if (words[i] === '--cluster') {
+      // (it prints its help on stderr and exits 1)
+      if (!redisClusterHelp) {
+        const r = spawnSync('redis-cli', ['--cluster', 'help'], { encoding: 'utf8' });
+        redisClusterHelp = `${r.stdout}${r.stderr}`;
+      }
+      const sub = words[i + 1] ?? '';
+      if (!new RegExp(`^\\s+${sub}\\s`, 'm').test(redisClusterHelp)) problems.push(`redis-cli --cluster ${sub}: not a subcommand of redis-cli --cluster help`);
+      for (const o of words.slice(i + 2).filter((w) => w.startsWith('--'))) if (!redisClusterHelp.includes(o)) problems.push(`redis-cli --cluster ${sub} ${o}: not an option of redis-cli --cluster help`);
+      return problems;
+    }
     if (!new RegExp(`^\\s*${words[i]}\\b`, 'm').test(redisCliHelp)) problems.push(`redis-cli ${words[i]}: not an option of redis-cli --help`);
     if (['-p', '-h', '-u', '-n', '-a'].includes(words[i]!)) i++;
   }
@@ -474,6 +489,10 @@ describe('the doc-command checker', () => {
 
   it('fails what does not exist among the allow-listed programs', () => {
     expect(checkLine(line('redis-cli --nope', false))).toEqual([expect.stringContaining('not an option of redis-cli')]);
+    expect(checkLine(line('redis-cli --cluster create a:1 b:2 --cluster-replicas 1 --cluster-yes', false))).toEqual([]);
+    expect(checkLine(line('redis-cli --cluster frob a:1', false))).toEqual([expect.stringContaining('not a subcommand')]);
+    expect(checkLine(line('docker compose -f compose.yaml -f compose.cluster.yaml start redis-1', false))).toEqual([]);
+    expect(checkLine(line('docker compose start redis-1', false))).toEqual([expect.stringContaining('no such service in compose.yaml')]);
     expect(checkLine(line('redis-cli FROBNICATE x', false))).toEqual([expect.stringContaining('not a Redis command')]);
     expect(checkLine(line('node dist/nope.js', false))).toEqual([expect.stringContaining('no such file')]);
     expect(checkLine(line('kubectl get pods -l app=nope', false))).toEqual([expect.stringContaining('no pod in k8s/ has that label')]);
