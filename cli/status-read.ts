@@ -31,6 +31,8 @@ export const SimStatus = z.strictObject({
   leader: z.string().nullable(),
   leaseLeftMs: z.number().int().nullable(),
   ordersWaiting: z.number().int().min(0),
+  /** ticks `<from>-<to>` the world committed and then lost in a Redis failover (paused until resumed; docs/operations.md#lost-ticks-after-a-redis-failover), else null */
+  lostTicks: z.string().nullable(),
   /** true when ordersWaiting stopped at WAITING_CAP */
   ordersWaitingCapped: z.boolean(),
   ordersRetained: z.number().int().min(0),
@@ -111,6 +113,7 @@ export async function readStatus(redis: RedisClient, opts: { only?: string[]; ex
       leader: leaseHolder(val(i, 2) as string | null),
       leaseLeftMs: pttl >= 0 ? pttl : null,
       ordersWaiting: waiting[i]!,
+      lostTicks: meta?.lostTicks ?? null,
       ordersWaitingCapped: waiting[i]! >= WAITING_CAP,
       ordersRetained: Math.max(0, Number(val(i, 4)) - waiting[i]!),
       eventsRetained: Number(val(i, 5)),

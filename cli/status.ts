@@ -47,6 +47,7 @@ export function renderStatus(s: StatusReport): string {
   const workerRows = [['WORKER', 'HEARTBEAT', 'HOLDS'], ...s.workers.map((w) => [w.id, `${w.heartbeatLeftMs}ms`, `${w.holds.length}${w.holds.length ? `: ${w.holds.join(' ')}` : ''}`])];
   const lines = [pad(simRows), '', s.workers.length ? pad(workerRows) : 'no live worker'];
   if (s.unheld.length) lines.push('', `not held by a live worker: ${s.unheld.join(' ')}`);
+  for (const x of s.sims.filter((y) => y.lostTicks)) lines.push('', `${x.id}: ticks ${x.lostTicks} were committed and then lost in a Redis failover; paused until resumed (sector sims resume ${x.id}), it then ticks on after them`);
   return lines.join('\n');
 }
 

@@ -15,6 +15,7 @@
 // committed twice, none skipped) and every events stream (orders).
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStatus } from '../../cli/status-read.ts';
 import { simKeys } from '../../shared/keyspace.ts';
 import type { StoredEvent } from '../../shared/schemas.ts';
 import { getSim, resumeSim } from '../../shared/sim-registry.ts';
@@ -77,9 +78,22 @@ function startWorker(id: string): RoleProcess {
     LOG_LEVEL: 'info',
     WORLD_SYSTEMS: '12',
     WORKER_COMMIT_CONNECTIONS: '6',
+    WORKER_HTTP_PORT: '0',
   });
   workers.set(id, p);
   return p;
+}
+
+/** A worker's metric: the sum of its samples whose labels match `labels` (a substring of the label set). */
+async function metric(worker: string, name: string, labels = ''): Promise<number> {
+  const port = (await workers.get(worker)!.waitForLog((l) => l.msg === 'worker started')).port as number;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 /** simulation -> port of the primary serving its slot */
@@ -195,6 +209,10 @@ describe('the worker pool on a Redis Cluster', () => {
     });
     expect(midways).toBeGreaterThan(2);
     expect(['ASK', 'TRYAGAIN', 'MOVED']).toContain(abandoned?.reason);
+    // counted by reason, and the slot table reloaded after them (docs/monitoring.md)
+    const abandons = (await metric('w1', 'sector_commit_cluster_abandons_total')) + (await metric('w2', 'sector_commit_cluster_abandons_total'));
+    expect(abandons).toBeGreaterThan(0);
+    expect((await metric('w1', 'sector_slot_table_refreshes_total', 'reason="start"')) + (await metric('w2', 'sector_slot_table_refreshes_total', 'reason="abandon"'))).toBeGreaterThan(0);
     await noteOwners();
     expect((await cluster.ownerOfKey(simKeys(id).lease)).port).toBe(to.port);
     const resumed = await resumeTimes([id], new Map([[id, (await ticks(r(), [id])).get(id)!]]), startedAt);
@@ -320,6 +338,10 @@ describe('the worker pool on a Redis Cluster', () => {
       expect(to, id).toBeGreaterThanOrEqual(committed.get(id)!);
       expect(meta.pausedReason, id).toContain(`ticks ${from}..${to} were committed and then lost`);
     }
+    // shown by `sector status` and counted by the survivor's metric
+    const status = await readStatus(redis, { only: itsSims });
+    for (const x of status.sims) expect(x.lostTicks, x.id).toBe((await getSim(r(), x.id))!.lostTicks);
+    expect(await metric(survivor, 'sector_sim_lost_ticks_total')).toBeGreaterThanOrEqual(itsSims.length);
     // the dead worker's worlds were found by the survivor through the tick marks (its memory
     // never held them)
     const found = workers.get(survivor)!.logs.slice(survivorMark).filter((l) => l.msg && String(l.msg).startsWith('lost writes:'));
