@@ -103,6 +103,15 @@ async function ownersOf(ids: readonly string[]): Promise<Map<string, number>> {
   return out;
 }
 
+/** Polls until every one of `ids` is `n` ticks further than now. */
+async function ticksFurther(ids: readonly string[], n: number, what: string): Promise<void> {
+  const base = await ticks(r(), ids);
+  await pollUntil(async () => {
+    const now = await ticks(r(), ids);
+    return ids.every((id) => now.get(id)! >= base.get(id)! + n) ? true : undefined;
+  }, what, 60_000, 50);
+}
+
 /** Polls until every one of `ids` commits a tick after `base`; ms per simulation from `since`. */
 async function resumeTimes(ids: readonly string[], base: Map<string, number>, since: number, timeoutMs = 60_000): Promise<Map<string, number>> {
   const resumed = new Map<string, number>();
@@ -163,16 +172,7 @@ describe('the worker pool on a Redis Cluster', () => {
       }
     })();
     // every world ticks some more with orders in its stream
-    const again = await ticks(r(), sims);
-    await pollUntil(
-      async () => {
-        const now = await ticks(r(), sims);
-        return sims.every((id) => now.get(id)! >= again.get(id)! + 4) ? true : undefined;
-      },
-      'every world 4 ticks further',
-      60_000,
-      100,
-    );
+    await ticksFurther(sims, 4, 'every world 4 ticks further');
     // nothing refused inside a commit
     expect([...workers.values()].flatMap((w) => w.logs.filter((l) => l.msg === 'a command inside the commit failed'))).toEqual([]);
     // each worker has commit connections to each primary, within WORKER_COMMIT_CONNECTIONS (6)
@@ -218,8 +218,7 @@ describe('the worker pool on a Redis Cluster', () => {
     const resumed = await resumeTimes([id], new Map([[id, (await ticks(r(), [id])).get(id)!]]), startedAt);
     figures.push(`(c) migration of slot ${slot} (${id}) :${from.port} -> :${to.port}: ticking again at the new owner ${resumed.get(id)} ms after the migration started (tick ${before} before)`);
     // ticks on there, several more
-    const at = (await ticks(r(), [id])).get(id)!;
-    await pollUntil(async () => ((await ticks(r(), [id])).get(id)! >= at + 4 ? true : undefined), `${id} 4 ticks further at :${to.port}`, 60_000, 100);
+    await ticksFurther([id], 4, `${id} 4 ticks further at :${to.port}`);
   });
 
   it('(b) kill -9 of a primary: its replica is promoted and every world it served ticks again within the stated bound', { timeout: 120_000 }, async () => {
@@ -282,16 +281,7 @@ describe('the worker pool on a Redis Cluster', () => {
     await cluster.node(victim!.port).client().call('CLIENT', 'KILL', 'TYPE', 'replica');
     const pausedAt = Date.now();
     // ticks the replica will never get
-    const base = await ticks(r(), itsSims);
-    await pollUntil(
-      async () => {
-        const now = await ticks(r(), itsSims);
-        return itsSims.every((id) => now.get(id)! >= base.get(id)! + 3) ? true : undefined;
-      },
-      'every world of the victim 3 ticks past what its replica has',
-      60_000,
-      50,
-    );
+    await ticksFurther(itsSims, 3, 'every world of the victim 3 ticks past what its replica has');
     const committed = await ticks(r(), itsSims);
     // the worker holding the most of them dies with the primary
     const held = new Map(await Promise.all(itsSims.map(async (id) => [id, (await r().get(simKeys(id).lease))?.split(':')[0] ?? null] as const)));
