@@ -125,17 +125,22 @@ export function containerTarget(c: ComposeContainer): Target {
     label: c.service,
     role: c.role,
     alive: async () => !paused && (await stateOf(c.id).catch(() => '')) === 'running',
-    async deal(fault: Fault, stopMs: number) {
+    async deal(fault: Fault, stopMs: number, applied: () => void) {
       touched = true;
       if (fault === 'stop') {
         paused = true;
-        await docker(['pause', c.id]);
-        await new Promise((r) => setTimeout(r, stopMs));
-        await docker(['unpause', c.id]);
-        paused = false;
+        try {
+          await docker(['pause', c.id]);
+          applied();
+          await new Promise((r) => setTimeout(r, stopMs));
+          await docker(['unpause', c.id]);
+        } finally {
+          paused = false; // a failed unpause is cleanup()'s to retry (it reads the state)
+        }
         return;
       }
       await docker(['kill', '-s', fault === 'kill' ? 'KILL' : 'TERM', c.id]);
+      applied();
       await startAgain();
     },
     async cleanup() {

@@ -23,10 +23,12 @@ export interface Target {
   /** whether a fault can be dealt to it now (running, not paused by an earlier fault) */
   alive(): Promise<boolean>;
   /**
-   * Deals the fault. Resolves once it is dealt: for `stop`, once continued; for a target that
-   * is restarted (spawned processes, containers), once it runs again.
+   * Deals the fault, calling `applied` as soon as it has taken effect (the signal sent, the
+   * container killed or paused): failover is timed from then. Resolves once it is over: for
+   * `stop`, once continued; for a target that is restarted (spawned processes, containers),
+   * once it runs again.
    */
-  deal(fault: Fault, stopMs: number): Promise<void>;
+  deal(fault: Fault, stopMs: number, applied: () => void): Promise<void>;
   /** ends what the command started (spawned processes); undoes a pause it left behind */
   cleanup(): Promise<void>;
 }
@@ -66,9 +68,10 @@ export function givenProcess(pid: number): Target {
     label: `pid ${pid}`,
     role: roleOfPid(pid),
     alive: async () => !stopped && pidAlive(pid),
-    async deal(fault, stopMs) {
+    async deal(fault, stopMs, applied) {
       try {
         process.kill(pid, SIGNAL[fault]);
+        applied();
         if (fault === 'stop') {
           stopped = true;
           await sleep(stopMs);
@@ -118,10 +121,11 @@ export function spawnedRole(role: 'worker' | 'api', idPrefix: string, env: Recor
     },
     role,
     alive: async () => !stopped && running(),
-    async deal(fault, stopMs) {
+    async deal(fault, stopMs, applied) {
       const victim = child;
       const gone = exited;
       victim.kill(SIGNAL[fault]);
+      applied();
       if (fault === 'stop') {
         stopped = true;
         await sleep(stopMs);

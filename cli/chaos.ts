@@ -257,27 +257,30 @@ export async function run(argv: string[], io: Io): Promise<number> {
         const victim = queue.splice(next, 1)[0]!;
         queue.push(victim);
         const fault = plan.faults[Math.floor(Math.random() * plan.faults.length)]!;
-        const base = await ticksOf(redis, sims);
         const rec: FaultRecord = { at: Date.now() - t0, target: victim.label, role: victim.role, fault, stallMs: null };
         records.push(rec);
-        const dealt = Date.now();
-        const recovered =
-          victim.role === 'api'
-            ? // an API: until it answers again (after a pause: once continued)
-              () => pollUntil(async () => (Date.now() - dealt >= (fault === 'stop' ? plan.stopMs : 0) && (await apiReady(apiUrl)) ? true : undefined), 'the API answering after the fault', 60_000, 50)
-            : () => pollUntil(async () => ((await ticksOf(redis, sims)).every((t, i) => t > base[i]!) ? true : undefined), 'ticks after the fault', 60_000, 50);
-        dealing.push(
-          victim
-            .deal(fault, plan.stopMs)
-            .then(() => afterFault(victim))
-            .catch((err: Error) => io.progress(`${fault} ${victim.label}: ${err.message}`)),
-        );
-        dealing.push(
-          recovered().then(
-            () => void (rec.stallMs = Date.now() - dealt),
-            () => undefined,
-          ),
-        );
+        // Timed from the moment the fault took effect: a worker's fault until every simulation
+        // committed a tick after it (the failover); an API's until it answers /ready again
+        // once it runs again (restarted, or continued).
+        let signalled!: () => void;
+        const applied = new Promise<{ at: number; base: number[] }>((resolve) => {
+          signalled = () => void ticksOf(redis, sims).then((base) => resolve({ at: Date.now(), base }), () => resolve({ at: Date.now(), base: sims.map(() => Infinity) }));
+        });
+        const over = victim
+          .deal(fault, plan.stopMs, () => signalled())
+          .then(() => afterFault(victim))
+          .catch((err: Error) => io.progress(`${fault} ${victim.label}: ${err.message}`))
+          .finally(() => signalled()); // a fault that failed before taking effect still ends its timing
+        dealing.push(over);
+        const recovered = async (): Promise<void> => {
+          const { at, base } = await applied;
+          if (victim.role === 'api') {
+            await over;
+            await pollUntil(async () => ((await apiReady(apiUrl)) ? true : undefined), 'the API answering after the fault', 60_000, 50);
+          } else await pollUntil(async () => ((await ticksOf(redis, sims)).every((t, i) => t > base[i]!) ? true : undefined), 'ticks after the fault', 60_000, 50);
+          rec.stallMs = Date.now() - at;
+        };
+        dealing.push(recovered().catch(() => undefined));
         const elapsed = Date.now() - faultStart;
         io.progress(`${bar(elapsed / plan.durationMs)} ${Math.round(elapsed / 1000)}s/${plan.durationMs / 1000}s  ${fault.padEnd(4)} ${victim.label}  faults ${records.length}  orders acknowledged ${[...acked.values()].reduce((a, l) => a + l.length, 0)}`);
       }

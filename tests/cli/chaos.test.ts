@@ -80,6 +80,8 @@ describe('sector chaos', () => {
     // 3 targets dealt faults in turn: the API (by its command line) took at least one
     const apiFaults = report.faults.filter((f) => f.role === 'api');
     expect(apiFaults.map((f) => f.target)).toContain(`pid ${api.child.pid}`);
+    // timed from the pause: a paused API cannot answer before it is continued 2 s later
+    expect(apiFaults.every((f) => f.stallMs !== null && f.stallMs >= 2000)).toBe(true);
     expect(report.faults.filter((f) => f.role === 'worker').length).toBeGreaterThanOrEqual(1);
     expectClean(report);
     let records = 0;
