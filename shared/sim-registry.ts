@@ -8,7 +8,7 @@ import type { RedisClient } from './redis.ts';
 import { pipelineGroups, scanKeys } from './redis-batch.ts';
 import { z } from 'zod';
 import type { Config } from './config.ts';
-import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, leaseHolder, simKeys } from './keyspace.ts';
+import { POOL_CHANNEL, SIM_ID_PATTERN, SIMS_INDEX_KEY, TICK_MARK_KEYS, leaseHolder, simKeys } from './keyspace.ts';
 import { redisScript } from './redis-script.ts';
 import { VictorySpec } from './victory.ts';
 
@@ -284,6 +284,8 @@ export async function deleteSim(redis: RedisClient, id: string, opts: { defaultS
   const existed = Number(reply?.[0]?.[1] ?? 0) === 1;
   await redis.publish(POOL_CHANNEL, poolMessage.deleted(id));
   await purgeSimKeys(redis, id);
+  // its lost-writes marks live outside its slot (engine/tick-marks.ts): a deleted world leaves no field behind either
+  await Promise.all(TICK_MARK_KEYS.map((key) => redis.hdel(key, id)));
   await redis.zrem(SIMS_INDEX_KEY, id);
   return existed ? 'deleted' : 'not_found';
 }

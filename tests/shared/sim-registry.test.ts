@@ -2,7 +2,7 @@
 // delete removing every key, the default world registered idempotently, heartbeats.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POOL_CHANNEL, SIMS_INDEX_KEY, WORKERS_KEY, leaseHolder, leaseValue, simKeys } from '../../shared/keyspace.ts';
+import { POOL_CHANNEL, SIMS_INDEX_KEY, TICK_MARK_KEYS, WORKERS_KEY, leaseHolder, leaseValue, simKeys } from '../../shared/keyspace.ts';
 import { balance, heartbeat, leavePool, liveWorkers, workerReports } from '../../shared/pool-members.ts';
 import { SimExistsError, createSim, deleteSim, ensureDefaultSim, getSim, listSims, pauseSim, resumeSim, setTickDelay, simHolder } from '../../shared/sim-registry.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
@@ -79,6 +79,7 @@ describe('sim registry', () => {
     await redis.hset(k.tokens, 'h', 'BotFaction');
     await redis.set(k.lease, leaseValue('w1', 'r'));
     await redis.hset(other.snapshot, 'meta', '{}');
+    await redis.hset(TICK_MARK_KEYS[3]!, 'doomed', '{"tick":7}', 'doomed-not', '{"tick":9}');
     expect((await keysOf('doomed')).length).toBe(8);
     expect(await simHolder(redis, 'doomed')).toBe('w1');
     expect(await deleteSim(redis, 'doomed', { defaultSimId: 'default' })).toBe('deleted');
@@ -86,6 +87,7 @@ describe('sim registry', () => {
     expect(await getSim(redis, 'doomed')).toBeNull();
     expect(await redis.zscore(SIMS_INDEX_KEY, 'doomed')).toBeNull();
     expect(await keysOf('doomed-not')).toEqual([other.meta, other.snapshot].sort());
+    expect(await redis.hkeys(TICK_MARK_KEYS[3]!)).toEqual(['doomed-not']);
     expect(await deleteSim(redis, 'doomed', { defaultSimId: 'default' })).toBe('not_found');
     await ensureDefaultSim(redis, defaults);
     expect(await deleteSim(redis, 'default', { defaultSimId: 'default' })).toBe('protected');
