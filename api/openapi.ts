@@ -98,7 +98,9 @@ export function openApiDocument(): Record<string, unknown> {
             '422': error('idempotency_key_reused: the Idempotency-Key was used by this token for a different request; nothing was queued'),
             '429': error('over API_RATE_LIMIT orders per second for this token; see Retry-After; nothing was queued'),
             '503': error('nothing was queued: redis_unavailable (Redis unreachable before the order was sent to it; retry after Retry-After) or orders_backlog (the stream is full)'),
-            '504': error('order_outcome_unknown: Redis did not confirm the append (timeout or connection lost after sending); the order may have been queued. Retry with the same Idempotency-Key'),
+            '504': error(
+              'order_outcome_unknown: Redis did not confirm the append (timeout or connection lost after sending); the order may have been queued. not_durable: the order was queued but REDIS_DURABILITY (replicas, fsync) was not reached in time, so it is not acknowledged. Either way, retry with the same Idempotency-Key',
+            ),
           },
         },
       },

@@ -37,11 +37,10 @@ import { connectApiRedis, listen } from '../api/server.ts';
 import { issueScopedTokens } from '../api/scoped-tokens.ts';
 import { parseConfig } from '../shared/config.ts';
 import { checkDurability } from '../shared/durability.ts';
-import { pollUntil } from '../shared/poll.ts';
 import { SimExistsError, createSim } from '../shared/sim-registry.ts';
 import { createLogger } from '../shared/log.ts';
 import { waitReady } from '../shared/redis.ts';
-import { startTestRedis } from '../tests/helpers/redis-server.ts';
+import { startTestRedis, startTestReplica } from '../tests/helpers/redis-server.ts';
 
 const CONNECTIONS = 64;
 const WARMUP_MS = 500;
@@ -318,11 +317,10 @@ const DURABILITY_ROUNDS = 3;
  */
 async function durabilityPart(): Promise<void> {
   const primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
-  const replica = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  const replica = await startTestReplica(primary);
   const aof = await startTestRedis({ appendonly: true, args: ['--appendfsync', 'always'] });
   const servers: ReturnType<typeof spawnSelf>[] = [];
   try {
-    await pollUntil(async () => (/master_link_status:up/.test(await replica.client().info('replication')) ? true : undefined), 'the bench replica in sync');
     const levels = [
       { name: 'memory', redis: primary },
       { name: 'replicas:1', redis: primary },

@@ -11,7 +11,7 @@ import { simKeys } from '../../shared/keyspace.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { StreamEntry } from '../../shared/streams.ts';
 import { killAllRoles, pollUntil, spawnRole } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, startTestReplica, type TestRedis } from '../helpers/redis-server.ts';
 import { API_TOKENS, TOKENS, testConfig } from './harness.ts';
 
 const SIM = 'apitest';
@@ -27,13 +27,6 @@ async function post(url: string, body: string, key?: string): Promise<Response> 
 
 const orderIds = async (redis: Redis) => ((await redis.xrange(simKeys(SIM).orders, '-', '+')) as StreamEntry[]).map(([id]) => id);
 
-async function startReplicaOf(primary: TestRedis): Promise<TestRedis> {
-  const replica = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-  const p = primary.client();
-  await pollUntil(async () => /connected_slaves:1\b/.test(await p.info('replication')) && /master_link_status:up/.test(await replica.client().info('replication')) ? true : undefined, 'the replica in sync');
-  return replica;
-}
-
 describe('REDIS_DURABILITY=replicas:1 (a real primary and replica)', () => {
   let primary: TestRedis;
   let replica: TestRedis;
@@ -43,7 +36,7 @@ describe('REDIS_DURABILITY=replicas:1 (a real primary and replica)', () => {
   beforeAll(async () => {
     // (no delay before the first sync: Redis waits 5 s by default for more replicas to join)
     primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
-    replica = await startReplicaOf(primary);
+    replica = await startTestReplica(primary);
     api = await startApi(testConfig(primary.url, { REDIS_DURABILITY: 'replicas:1', REDIS_DURABILITY_TIMEOUT_MS: '3000' }), createLogger('api', 'silent'));
     url = `http://127.0.0.1:${api.port}`;
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedTick } from '../helpers/world.ts';
 import { startInProcessWorker } from '../helpers/in-process-worker.ts';
 import { pollUntil } from '../helpers/processes.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startTestRedis, startTestReplica, type TestRedis } from '../helpers/redis-server.ts';
 
 const SIM = 'durable';
 const NOT_DURABLE = /^commit of tick \d+ is not durable yet \(REDIS_DURABILITY=replicas:1: 0 of 1 replica/;
@@ -18,8 +18,7 @@ describe('a worker with REDIS_DURABILITY=replicas:1', () => {
   beforeAll(async () => {
     // (no delay before the first sync: Redis waits 5 s by default for more replicas to join)
     primary = await startTestRedis({ args: ['--repl-diskless-sync-delay', '0'] });
-    replica = await startTestRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
-    await pollUntil(async () => (/master_link_status:up/.test(await replica.client().info('replication')) ? true : undefined), 'the replica in sync');
+    replica = await startTestReplica(primary);
   });
   afterAll(async () => {
     const pid = replica?.pid();

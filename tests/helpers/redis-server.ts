@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForRedis } from '../../shared/local-net.ts';
+import { pollUntil } from '../../shared/poll.ts';
 import { registerChild } from './run-registry.ts';
 
 export { freePort };
@@ -91,3 +92,19 @@ export async function startTestRedis(opts: TestRedisOptions = {}): Promise<TestR
     },
   };
 }
+
+/**
+ * A replica of `primary` (redis-server --replicaof), once in sync. Start the primary with
+ * `--repl-diskless-sync-delay 0`, or the first sync waits 5 s for more replicas to join.
+ */
+export async function startTestReplica(primary: TestRedis, opts: TestRedisOptions = {}): Promise<TestRedis> {
+  const replica = await startTestRedis({ ...opts, args: ['--replicaof', '127.0.0.1', String(primary.port), ...(opts.args ?? [])] });
+  try {
+    await pollUntil(async () => (/master_link_status:up/.test(await replica.client().info('replication')) ? true : undefined), `the replica of :${primary.port} in sync`);
+  } catch (err) {
+    await replica.stop();
+    throw err;
+  }
+  return replica;
+}
+
