@@ -31,6 +31,12 @@ export interface Target {
   deal(fault: Fault, stopMs: number, applied: () => void): Promise<void>;
   /** ends what the command started (spawned processes); undoes a pause it left behind */
   cleanup(): Promise<void>;
+  /**
+   * For workers the command started itself: every WORKER_ID they ran under. A generation
+   * killed by -9 leaves its heartbeat entry until a live worker prunes it, which may never
+   * happen once the command has stopped its fleet; the command clears them (shared/pool-members.ts).
+   */
+  ownWorkerIds?(): string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,8 +109,10 @@ export function spawnedRole(role: 'worker' | 'api', idPrefix: string, env: Recor
   let closing = false;
   let stopped = false;
   let label = '';
+  const labels: string[] = [];
   const start = () => {
     label = `${idPrefix}-${generation++}`;
+    labels.push(label);
     child = spawn(process.execPath, args, { cwd: BASE, env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...(role === 'worker' ? { WORKER_ID: label } : {}) }, stdio: 'ignore' });
     exited = new Promise((resolve) =>
       child.once('exit', () => {
@@ -147,5 +155,6 @@ export function spawnedRole(role: 'worker' | 'api', idPrefix: string, env: Recor
       await exited;
       clearTimeout(timer);
     },
+    ...(role === 'worker' ? { ownWorkerIds: () => [...labels] } : {}),
   };
 }

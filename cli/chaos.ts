@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { SnapshotField, simKeys } from '../shared/keyspace.ts';
+import { leavePool } from '../shared/pool-members.ts';
 import { pollUntil } from '../shared/poll.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import { createSim, deleteSim, pauseSim } from '../shared/sim-registry.ts';
@@ -339,6 +340,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       sending = false;
       await Promise.all(dealing);
       await Promise.all(targets.map((t) => t.cleanup().catch((err: Error) => io.progress(`cleanup of ${t.label}: ${err.message}`))));
+      for (const id of targets.flatMap((t) => t.ownWorkerIds?.() ?? [])) await leavePool(redis, id).catch(() => undefined);
       await recorder.stop();
       if (!plan.keep) for (const id of sims) await deleteSim(redis, id, { defaultSimId: '' }).catch(() => undefined);
     }
