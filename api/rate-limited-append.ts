@@ -25,7 +25,7 @@ type ScriptReply = [number, ...string[]];
  * This is what ioredis's defineCommand does, minus the wrapper command object and extra
  * promise it builds on every call, which showed in the route's profile.
  */
-async function runScript(redis: RedisClient, args: (string | number)[]): Promise<ScriptReply> {
+async function runScript(redis: RedisClient, args: string[]): Promise<ScriptReply> {
   try {
     return (await redis.evalsha(SCRIPT_SHA, 5, ...args)) as ScriptReply;
   } catch (err) {
@@ -46,7 +46,7 @@ const isMoved = (err: unknown) => err instanceof ReplyError && (err as Error).me
  * redirect is learnt by one routed command and the pipeline sent again; any other redirect or
  * transient refusal (ASK, TRYAGAIN mid-migration) is the caller's "nothing queued, retry".
  */
-async function runScriptAndWait(redis: RedisClient, args: (string | number)[], wait: NonNullable<DurabilityWait>, anyKey: string): Promise<[ScriptReply, unknown]> {
+async function runScriptAndWait(redis: RedisClient, args: string[], wait: NonNullable<DurabilityWait>, anyKey: string): Promise<[ScriptReply, unknown]> {
   if (!isCluster(redis)) return runScriptThenWait(redis, args, wait);
   let source: 'sha' | 'script' = 'sha';
   for (let attempt = 0; ; attempt++) {
@@ -76,7 +76,7 @@ async function runScriptAndWait(redis: RedisClient, args: (string | number)[], w
  * On one Redis: the two commands sent back to back on the one connection (batched into one
  * write by auto-pipelining), without a Pipeline object per order, which cost server CPU.
  */
-async function runScriptThenWait(redis: Redis, args: (string | number)[], wait: NonNullable<DurabilityWait>): Promise<[ScriptReply, unknown]> {
+async function runScriptThenWait(redis: Redis, args: string[], wait: NonNullable<DurabilityWait>): Promise<[ScriptReply, unknown]> {
   const [command, ...waitArgs] = wait;
   const send = (script: Promise<unknown>): Promise<[unknown, unknown]> => {
     const waited = redis.call(command, ...waitArgs).then(
@@ -142,6 +142,17 @@ export interface AppendLimits {
   maxQueued: number;
 }
 
+// ARGV[1..3] as strings, once per limits object (a route passes the same one to every call)
+const limitStrings = new WeakMap<AppendLimits, readonly [string, string, string]>();
+function limitArgs(limits: AppendLimits): readonly [string, string, string] {
+  let strings = limitStrings.get(limits);
+  if (strings === undefined) {
+    strings = [String(limits.limit), String(limits.windowMs), String(limits.maxQueued)];
+    limitStrings.set(limits, strings);
+  }
+  return strings;
+}
+
 export async function appendOrdersWithinRate(
   redis: RedisClient,
   keys: SimKeys,
@@ -153,14 +164,16 @@ export async function appendOrdersWithinRate(
   durability: DurabilityPlan = MEMORY,
 ): Promise<AppendOutcome> {
   const rateKey = keys.rateLimit(by);
+  const budget = limitArgs(limits);
   // Without a key the script leaves KEYS[3] alone; the rate key stands in (same hash slot).
-  const args: (string | number)[] = [rateKey, keys.orders, claim ? keys.idempotency(by, claim.key) : rateKey, keys.meta, keys.tokens, limits.limit, limits.windowMs, limits.maxQueued];
-  if (claim) args.push(claim.ttlMs, claim.fingerprint);
-  else args.push(0, '');
-  args.push(scope.requireSim ? 1 : 0, scope.tokenDigest ?? '', by, orders.length);
+  // Every argument a string: ioredis would convert each number on every call.
+  const args: string[] = [rateKey, keys.orders, claim ? keys.idempotency(by, claim.key) : rateKey, keys.meta, keys.tokens, budget[0], budget[1], budget[2]];
+  if (claim) args.push(String(claim.ttlMs), claim.fingerprint);
+  else args.push('0', '');
+  args.push(scope.requireSim ? '1' : '0', scope.tokenDigest ?? '', by, String(orders.length));
   for (const order of orders) {
     const fields = orderEntryFields(order, by);
-    args.push(fields.length);
+    args.push(String(fields.length));
     for (const field of fields) args.push(field);
   }
   let reply: ScriptReply;
