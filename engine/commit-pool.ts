@@ -110,7 +110,6 @@ export class RoutedCommitPool implements CommitLender {
   private readonly nodes = new Map<NodeAddress, NodeConnections>();
   private readonly nodeOf = new Map<CommitConnection, NodeConnections>();
   private readonly lent = new Set<CommitConnection>();
-  private readonly slots = new Map<string, number>();
   private total = 0;
   private closed = false;
 
@@ -127,13 +126,9 @@ export class RoutedCommitPool implements CommitLender {
     private readonly onClosed: () => void,
   ) {}
 
+  /** CRC16 of a short key: cheaper than a map that would keep every simulation id ever seen */
   slotOf(simId: string): number {
-    let s = this.slots.get(simId);
-    if (s === undefined) {
-      s = calculateSlot(simKeys(simId).lease);
-      this.slots.set(simId, s);
-    }
-    return s;
+    return calculateSlot(simKeys(simId).lease);
   }
 
   /** the primary the table names for `simId` (undefined while its slot is not served) */

@@ -11,6 +11,7 @@
 // createdAt: a deleted and re-created simulation of the same id never matches an old mark.
 import { TICK_MARK_KEYS } from '../shared/keyspace.ts';
 import type { RedisClient } from '../shared/redis.ts';
+import { deleteTickMarks } from '../shared/sim-registry.ts';
 
 /** how often the marks of the ticks committed since are written (one HSET per mark key) */
 export const FLUSH_MS = 10;
@@ -45,7 +46,11 @@ export class TickMarks {
     const batch = this.pending;
     this.pending = new Map();
     const byKey = new Map<string, string[]>();
-    for (const [simId, { key, value }] of batch) byKey.set(key, [...(byKey.get(key) ?? []), simId, value]);
+    for (const [simId, { key, value }] of batch) {
+      const args = byKey.get(key);
+      if (args) args.push(simId, value);
+      else byKey.set(key, [simId, value]);
+    }
     await Promise.all([...byKey].map(([key, args]) => this.redis.hset(key, ...args).catch((err: Error) => this.onError(err))));
   }
 
@@ -66,7 +71,7 @@ export class TickMarks {
   /** The simulation was deleted: its marks go (so they never outlive it). */
   async forget(simId: string): Promise<void> {
     this.pending.delete(simId);
-    await Promise.all(TICK_MARK_KEYS.map((key) => this.redis.hdel(key, simId).catch(() => 0)));
+    await deleteTickMarks(this.redis, simId).catch(() => undefined);
   }
 
   async close(): Promise<void> {

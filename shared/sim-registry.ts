@@ -277,6 +277,11 @@ export type DeleteOutcome = 'deleted' | 'not_found' | 'protected';
  * A crash after (1) leaves keys that a later create of the same id purges first, and an
  * index entry that listSims drops.
  */
+/** A simulation's lost-writes marks (engine/tick-marks.ts) live outside its slot: removed with it, so none outlives it. */
+export async function deleteTickMarks(redis: RedisClient, id: string): Promise<void> {
+  await Promise.all(TICK_MARK_KEYS.map((key) => redis.hdel(key, id)));
+}
+
 export async function deleteSim(redis: RedisClient, id: string, opts: { defaultSimId: string }): Promise<DeleteOutcome> {
   if (id === opts.defaultSimId) return 'protected';
   const keys = simKeys(id);
@@ -284,8 +289,7 @@ export async function deleteSim(redis: RedisClient, id: string, opts: { defaultS
   const existed = Number(reply?.[0]?.[1] ?? 0) === 1;
   await redis.publish(POOL_CHANNEL, poolMessage.deleted(id));
   await purgeSimKeys(redis, id);
-  // its lost-writes marks live outside its slot (engine/tick-marks.ts): a deleted world leaves no field behind either
-  await Promise.all(TICK_MARK_KEYS.map((key) => redis.hdel(key, id)));
+  await deleteTickMarks(redis, id);
   await redis.zrem(SIMS_INDEX_KEY, id);
   return existed ? 'deleted' : 'not_found';
 }
