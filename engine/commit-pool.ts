@@ -235,6 +235,7 @@ export class RoutedCommitPool implements CommitLender {
     url.pathname = '';
     // `sector-commit:<worker>` first, as with one Redis (tests and operators find it in CLIENT LIST)
     const c = connectCommitRedis(url.toString(), n === 0 ? this.name : `${this.name}#${n}`);
+    c.node = node.addr;
     node.all.push(c);
     node.idle.push(c);
     this.nodeOf.set(c, node);

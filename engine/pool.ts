@@ -9,8 +9,8 @@
 // leaving, a simulation created), so a free simulation is taken within one round.
 // In Redis Cluster mode (REDIS_CLUSTER_NODES) the commit connections are per primary, routed
 // by a slot table (engine/slot-table.ts); an attempt that meets a cluster redirect or a closed
-// connection is abandoned and retried against the refreshed owner; committed ticks are marked
-// on another primary (engine/tick-marks.ts) so lost writes are found after a failover.
+// connection is abandoned and retried against the refreshed owner; each tick is marked, before
+// its commit is sent, on another primary (engine/tick-marks.ts), so lost writes are found after a failover.
 import calculateSlot from 'cluster-key-slot';
 import type { CommitConnection, RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
@@ -103,13 +103,21 @@ export class WorkerPool {
       void table.refresh('closed');
     });
     const markSlots = TICK_MARK_KEYS.map((k) => calculateSlot(k));
-    // a simulation's mark goes to a key another primary serves than the simulation's own
-    const markKeyFor = (simId: string): string => {
+    // a simulation's marks go to keys other primaries than the simulation's own serve, one per
+    // primary (the next is tried when one does not answer); a one-primary cluster has only its own
+    const markKeysFor = (simId: string): string[] => {
       const own = routed.ownerOf(simId);
-      const i = markSlots.findIndex((slot) => table.ownerOf(slot) !== undefined && table.ownerOf(slot) !== own);
-      return TICK_MARK_KEYS[Math.max(0, i)]!;
+      const seen = new Set<string>();
+      const keys: string[] = [];
+      markSlots.forEach((slot, i) => {
+        const owner = table.ownerOf(slot);
+        if (owner === undefined || owner === own || seen.has(owner)) return;
+        seen.add(owner);
+        keys.push(TICK_MARK_KEYS[i]!);
+      });
+      return keys.length > 0 ? keys : [TICK_MARK_KEYS[0]!];
     };
-    const marks = new TickMarks(this.general, markKeyFor, (err) => opts.log.warn({ err: err.message }, 'cannot write tick marks'));
+    const marks = new TickMarks(this.general, markKeysFor);
     this.commits = routed;
     this.cluster = { table, routed, marks };
   }
@@ -270,7 +278,7 @@ export class WorkerPool {
       general: this.general,
       hooks: this.opts.hooks ?? {},
       durable: this.opts.durable,
-      ...(marks ? { tickMark: (simId, createdAt) => marks.highest(simId, createdAt), committed: (simId, tick, createdAt) => marks.record(simId, tick, createdAt) } : {}),
+      ...(marks ? { marks } : {}),
     };
   }
 
@@ -530,10 +538,7 @@ export class WorkerPool {
     while (this.runners.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     this.updateHeld();
     this.commits.close();
-    if (this.cluster) {
-      this.cluster.table.close();
-      await within(500, this.cluster.marks.close());
-    }
+    this.cluster?.table.close();
     for (const c of [this.general, this.subscriber]) c.disconnect();
   }
 

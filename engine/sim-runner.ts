@@ -7,10 +7,11 @@
 // - paused: renew the lease inside an otherwise empty MULTI, tick nothing;
 // - else load (or seed) the world, apply the orders after lastOrderId, advance one tick and
 //   commit snapshot, events, results, order trim and the lease renewal in one MULTI/EXEC;
-// - a world loaded at a tick below one known committed (this runner's own last tick, or the
-//   tick mark kept on another primary in Redis Cluster mode) lost its last writes (a failover
-//   to a replica that had not received them): it is paused with the lost range in its meta,
-//   and ticks on after an operator's resume at the tick above that range (see lostTicks).
+// - a world loaded at a tick below one known committed (this runner's own last tick, or, in
+//   Redis Cluster mode, a commit whose reply was lost with its primary, or the tick mark another
+//   holder left on another primary) lost its last writes (a failover to a replica that had not
+//   received them): it is paused with the lost range in its meta, and ticks on after an
+//   operator's resume at the tick above that range (see lostTicks).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisClient } from '../shared/redis.ts';
@@ -31,12 +32,18 @@ import { eventId, snapshotWrites } from './store.ts';
 import { LEASE_STRETCH_MAX, TickBudget } from './tick-budget.ts';
 import { nextRoundDue } from './victory.ts';
 import { clusterAbandonReason } from './slot-table.ts';
+import type { TickMarks } from './tick-marks.ts';
 import type { WorkerMetrics } from './worker-metrics.ts';
 import { generateWorld } from './worldgen.ts';
 
 export interface RunnerHooks {
   /** tests only: runs after the tick is computed, before MULTI/EXEC is sent */
   beforeExec?: (tick: number, simId: string) => Promise<void>;
+  /**
+   * tests only: runs as soon as the EXEC reply says the tick landed (one that never resolves is a
+   * holder that died right after its commit, as Redis sees it)
+   */
+  afterExec?: (tick: number, simId: string) => Promise<void>;
 }
 
 export interface RunnerContext {
@@ -47,12 +54,10 @@ export interface RunnerContext {
   general: RedisClient;
   hooks: RunnerHooks;
   /**
-   * Redis Cluster mode: the highest tick known committed for this simulation (created at
-   * `createdAt`), from the tick marks kept in other slots (engine/tick-marks.ts); null: none
+   * Redis Cluster mode: each tick's mark, written on another primary before its EXEC, and the
+   * highest mark read on every load (engine/tick-marks.ts)
    */
-  tickMark?: (simId: string, createdAt: string) => Promise<number | null>;
-  /** Redis Cluster mode: a tick landed (recorded as the simulation's tick mark) */
-  committed?: (simId: string, tick: number, createdAt: string) => void;
+  marks?: Pick<TickMarks, 'intend' | 'highest'>;
   /** REDIS_DURABILITY for commits (absent: in memory, nothing to wait for) */
   durable?: DurableCommitContext;
 }
@@ -119,6 +124,11 @@ export class SimRunner implements Scheduled {
   private cache: Cached | null = null;
   /** a generated world not yet committed, kept so that an aborted seed attempt is cheap to retry */
   private seedWorld: World | null = null;
+  /**
+   * Redis Cluster mode: a commit whose reply was lost and which had not landed when asked: it
+   * may have run on `node` and been lost with it. The next load judges it (see lostWrites).
+   */
+  private unknownOutcome: { tick: number; node: string } | null = null;
   private readonly budget: TickBudget;
   /** attempts that outlasted their lease, for rate-limiting the operator's log line */
   private outlasted = 0;
@@ -191,7 +201,16 @@ export class SimRunner implements Scheduled {
     // A range already found lost and not yet jumped over (an operator resumed, or another worker found it)
     let lost = parseLostTicks(meta[8]);
     if (loaded || seeded) {
-      const found = await this.lostWrites(seeded ? -1 : world.meta.tick, meta[5]!, lastEvent);
+      let found: LostTicks | null;
+      try {
+        found = await this.lostWrites(seeded ? -1 : world.meta.tick, meta[5]!, lastEvent, commit.node);
+      } catch (err) {
+        // not knowing whether ticks were lost, the world is not ticked on (retried with backoff)
+        this.log.warn({ err: (err as Error).message }, 'cannot read the tick marks; not ticking on until they can be read');
+        this.cache = null;
+        await c.unwatch().catch(() => undefined);
+        return 'conflict';
+      }
       if (found && (lost === null || found.to > lost.to)) return this.pauseForLostTicks(commit, epoch, started, { from: lost?.from ?? found.from, to: found.to });
     }
     if (!this.started && !seeded) {
@@ -256,6 +275,17 @@ export class SimRunner implements Scheduled {
     await this.ctx.hooks.beforeExec?.(tickNo, this.simId);
     // Any disconnect since WATCH voids the attempt: a resent MULTI would run unwatched.
     if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+    // No commit without its mark (see engine/tick-marks.ts). Written only now, with the lease
+    // and the world checked: a mark is replaced only by a holder that found no loss in it (a
+    // stale holder writing first would replace a lost tick's mark with one naming the new primary).
+    const marks = commit.node !== undefined ? this.ctx.marks : undefined;
+    if (marks && !(await this.intend(commit, tickNo, meta[5]!))) {
+      this.log.warn({ tick: tickNo }, 'cannot write the tick mark on another primary; not committing this tick');
+      await c.unwatch().catch(() => undefined);
+      return 'conflict';
+    }
+    if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
+    const intended = marks && tickNo > 0 ? { base: tickNo - 1, createdAt: meta[5]! } : null;
 
     const m = c.multi();
     const writes = snapshotWrites(seeded ? null : (prev?.world ?? null), next);
@@ -293,7 +323,10 @@ export class SimRunner implements Scheduled {
       // A reply (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, READONLY, EXECABORT...) says nothing ran:
       // the attempt is abandoned, never redirected (the pool refreshes its slot table)
       const reason = clusterAbandonReason(err);
-      if (reason !== null && reason !== 'closed') throw err;
+      if (reason !== null && reason !== 'closed') {
+        if (intended) this.retractMark(commit, intended);
+        throw err;
+      }
       // The reply was lost: the commit may or may not have landed. Ask Redis.
       const landed = await this.ctx.general.hget(k.snapshot, SnapshotField.rev).then(
         (r) => r === newRev,
@@ -301,15 +334,22 @@ export class SimRunner implements Scheduled {
       );
       this.log.warn({ err: (err as Error).message, tick: tickNo, rev: newRev, landed }, 'commit reply lost; outcome checked');
       this.cache = null;
-      if (!landed) return 'conflict';
+      if (!landed) {
+        // In a cluster, "not there" may be "there, then lost with its primary": the read may
+        // already have gone to a promoted replica. The next load tells (see lostWrites).
+        if (commit.node !== undefined) this.unknownOutcome = { tick: tickNo, node: commit.node };
+        return 'conflict';
+      }
       reply = [];
     }
     if (reply === null) {
+      if (intended) this.retractMark(commit, intended);
       // A watched key changed (the cache stays: the next attempt's rev says if it is current).
       this.budget.recordAttempt(Date.now() - started);
       if (Date.now() >= leaseEnds) this.reportOutlasted(tickNo, Date.now() - started);
       return 'conflict';
     }
+    await this.ctx.hooks.afterExec?.(tickNo, this.simId);
     const outcomeWasUnknown = reply.length === 0;
     const failed = reply.find(([err]) => err);
     if (failed) this.log.error({ err: failed[0]?.message, tick: tickNo }, 'a command inside the commit failed');
@@ -318,8 +358,6 @@ export class SimRunner implements Scheduled {
     this.budget.recordAttempt(Date.now() - started);
     if (seeded) this.seedWorld = null;
     if (!outcomeWasUnknown) this.cache = { world: next, rev: newRev, orderMarks };
-    // (marked even if not durable: it is on the primary, and a failover that loses it is to be seen)
-    this.ctx.committed?.(this.simId, tickNo, meta[5]!);
     // REDIS_DURABILITY: the tick counts, and the next one starts, only once this commit is durable
     if (this.ctx.durable && !(await awaitCommitDurable(c, this.ctx.durable, tickNo, this.leaseUntil))) return 'lost';
     const metrics = this.ctx.metrics;
@@ -394,17 +432,47 @@ export class SimRunner implements Scheduled {
   }
 
   /**
-   * Whether the world as loaded (at `storedTick`, -1: none, being seeded) is behind a tick known
-   * committed: this runner's own last commit, or (Redis Cluster) the simulation's tick mark on
-   * another primary. An events stream ahead of the snapshot is left to the older-snapshot
-   * check (WorldLostError); here snapshot and events went back together, as a failover to a
-   * replica that missed the last writes does.
+   * Whether the world as loaded (at `storedTick`, -1: none, being seeded; read on `node` in a
+   * cluster) is behind a tick that was, or may have been, committed:
+   * - this runner's own last commit;
+   * - (Redis Cluster) its commit whose reply was lost, unless the world is read on the very
+   *   primary that commit went to (a primary that still serves the slot has not lost it: it
+   *   never ran);
+   * - (Redis Cluster) another holder's tick mark, on the same terms: a holder that died with
+   *   its primary left it (its own marks this runner judges by its memory, above).
+   * A tick whose commit was in flight when its primary failed counts as lost: it may have run.
+   * An events stream ahead of the snapshot is left to the older-snapshot check (WorldLostError);
+   * here snapshot and events went back together, as a failover to a replica that missed the
+   * last writes does.
    */
-  private async lostWrites(storedTick: number, createdAt: string, lastEvent: string | undefined): Promise<LostTicks | null> {
+  private async lostWrites(storedTick: number, createdAt: string, lastEvent: string | undefined, node: string | undefined): Promise<LostTicks | null> {
     if (lastEvent && Number(lastEvent.split('-')[0]) > storedTick) return null;
-    const mark = (await this.ctx.tickMark?.(this.simId, createdAt)) ?? null;
-    const highest = Math.max(this.lastTick, mark ?? -1);
+    // (read before the outcome is forgotten: a read that fails leaves it for the next load)
+    const mark = this.ctx.marks && node !== undefined ? await this.ctx.marks.highest(this.simId, createdAt) : null;
+    const unknown = this.unknownOutcome;
+    this.unknownOutcome = null;
+    let highest = this.lastTick;
+    if (unknown && unknown.node !== node) highest = Math.max(highest, unknown.tick);
+    if (mark && mark.token !== this.token && mark.node !== node) highest = Math.max(highest, mark.tick);
     return highest > storedTick ? { from: storedTick + 1, to: highest } : null;
+  }
+
+  /** Writes this tick's mark (Redis Cluster); false when no mark key answered. */
+  private intend(commit: CommitConnection, tick: number, createdAt: string): Promise<boolean> {
+    return this.ctx.marks!.intend(this.simId, createdAt, { tick, node: commit.node!, token: this.token }).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * An attempt whose EXEC certainly did not run (a watched key changed, a cluster redirect):
+   * its mark goes back to the tick the world is at, so that no later holder reading it on
+   * another primary (after a migration) takes the tick for lost. Best effort: a mark left
+   * behind costs at most a needless pause (the range is in the operator's runbook).
+   */
+  private retractMark(commit: CommitConnection, intended: { base: number; createdAt: string }): void {
+    void this.intend(commit, intended.base, intended.createdAt);
   }
 
   /**

@@ -1,87 +1,100 @@
-// Tick marks (Redis Cluster): for each simulation, the last tick a worker saw committed, kept
-// on another primary than the simulation's own. A failover to a replica that had not received
-// a primary's last writes takes a world's snapshot AND its events back together, so nothing in
-// its own slot shows the loss; its mark elsewhere does (compared on every load, also by a
-// worker taking over from a holder that died with the primary). The holder's own memory of its
-// last commit covers the case where it survives (engine/sim-runner.ts, lostWrites).
+// Tick marks (Redis Cluster): for each simulation, the last tick a holder was about to commit,
+// the primary it sent that commit to, and the holder's lease token, kept on another primary
+// than the simulation's own. A failover to a replica that had not received a primary's last
+// writes takes a world's snapshot AND its events back together, so nothing in its own slot
+// shows the loss; its mark elsewhere does (compared on every load, also by a worker taking over
+// from a holder that died with the primary).
 //
-// Marks are written after the commit's reply, batched every FLUSH_MS: a loss is detected when
-// the mark of a lost tick landed, so a holder dying with the primary within FLUSH_MS (plus a
-// round trip) of a lost commit can leave that loss unseen. Each mark carries the simulation's
-// createdAt: a deleted and re-created simulation of the same id never matches an old mark.
+// A mark is written, and acknowledged, BEFORE the commit's EXEC is sent (an intent), so no
+// commit can land without its mark: a holder dying at any point after its EXEC (with its reply
+// in flight, or just after reading it) still leaves the mark of that tick behind. An intent
+// whose commit never landed is told apart by where the world is now served: a loader that
+// reads the world on the very primary the mark names, below the marked tick, knows that tick
+// never landed there (a primary that still serves a slot has not lost what it executed); on
+// another primary (a failover since), the marked tick may have landed and been lost, and counts
+// as lost. The holder's own marks are judged by its memory instead (engine/sim-runner.ts).
+// Each mark carries the simulation's createdAt: a deleted and re-created simulation of the same
+// id never matches an old mark.
 import { TICK_MARK_KEYS } from '../shared/keyspace.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import { deleteTickMarks } from '../shared/sim-registry.ts';
 
-/** how often the marks of the ticks committed since are written (one HSET per mark key) */
-export const FLUSH_MS = 10;
 /** a mark key that does not answer within this long is skipped (its primary failing over) */
-const READ_TIMEOUT_MS = 1000;
+const TIMEOUT_MS = 1000;
+
+/** One simulation's mark: `tick` was (or was about to be) committed on `node` by `token`. */
+export interface TickMark {
+  tick: number;
+  /** host:port of the primary the commit was sent to */
+  node: string;
+  /** the lease token of the holder that wrote it */
+  token: string;
+}
 
 export class TickMarks {
-  private pending = new Map<string, { key: string; value: string }>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
-
   /**
    * @param redis the worker's general (Cluster) client
-   * @param keyFor the mark key for a simulation: one whose slot another primary serves
+   * @param keysFor the mark keys for a simulation, best first: keys whose slots other primaries
+   *   than the simulation's own serve (a later one is tried when an earlier one does not answer)
    */
   constructor(
     private readonly redis: RedisClient,
-    private readonly keyFor: (simId: string) => string,
-    private readonly onError: (err: Error) => void,
+    private readonly keysFor: (simId: string) => string[],
   ) {}
 
-  /** A tick landed: its mark is written within FLUSH_MS. */
-  record(simId: string, tick: number, createdAt: string): void {
-    this.pending.set(simId, { key: this.keyFor(simId), value: `${tick}:${createdAt}` });
-    this.timer ??= setTimeout(() => {
-      this.timer = null;
-      this.flushing = this.flush();
-    }, FLUSH_MS);
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
-    const byKey = new Map<string, string[]>();
-    for (const [simId, { key, value }] of batch) {
-      const args = byKey.get(key);
-      if (args) args.push(simId, value);
-      else byKey.set(key, [simId, value]);
+  /**
+   * Records that `tick` is about to be committed on `node` by `token`. Resolves once one mark
+   * key acknowledged it; rejects when none did (the commit must not be sent then).
+   */
+  async intend(simId: string, createdAt: string, mark: TickMark): Promise<void> {
+    const value = [mark.tick, createdAt, mark.node, mark.token].join(SEP);
+    let last: unknown = new Error('no tick mark key is served by another primary');
+    for (const key of this.keysFor(simId)) {
+      try {
+        await withTimeout(this.redis.hset(key, simId, value), TIMEOUT_MS);
+        return;
+      } catch (err) {
+        last = err;
+      }
     }
-    await Promise.all([...byKey].map(([key, args]) => this.redis.hset(key, ...args).catch((err: Error) => this.onError(err))));
+    throw last;
   }
 
-  /** The highest marked tick of `simId` as created at `createdAt` (null: none readable). */
-  async highest(simId: string, createdAt: string): Promise<number | null> {
-    const values = await Promise.all(TICK_MARK_KEYS.map((key) => withTimeout(this.redis.hget(key, simId), READ_TIMEOUT_MS).catch(() => null)));
-    let best: number | null = null;
+  /**
+   * The highest mark of `simId` as created at `createdAt` (null: it has none). Rejects when a
+   * mark key does not answer (its primary failing over): the mark may be there, so the world
+   * must not be ticked on until it can be read.
+   */
+  async highest(simId: string, createdAt: string): Promise<TickMark | null> {
+    const values = await Promise.all(
+      TICK_MARK_KEYS.map((key) =>
+        withTimeout(this.redis.hget(key, simId), TIMEOUT_MS).catch((err: Error) => {
+          throw new Error(`the tick mark key ${key} did not answer (${err.message})`);
+        }),
+      ),
+    );
+    let best: TickMark | null = null;
     for (const v of values) {
-      if (!v) continue;
-      const at = v.indexOf(':');
-      if (v.slice(at + 1) !== createdAt) continue;
-      const tick = Number(v.slice(0, at));
-      if (best === null || tick > best) best = tick;
+      const mark = v ? parseMark(v, createdAt) : null;
+      if (mark && (best === null || mark.tick > best.tick)) best = mark;
     }
     return best;
   }
 
   /** The simulation was deleted: its marks go (so they never outlive it). */
   async forget(simId: string): Promise<void> {
-    this.pending.delete(simId);
     await deleteTickMarks(this.redis, simId).catch(() => undefined);
   }
+}
 
-  async close(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-      this.flushing = this.flush();
-    }
-    await this.flushing;
-  }
+/** between a mark's fields: not in a tick, a createdAt, a host:port (IPv6 too) or a lease token */
+const SEP = '|';
+
+/** `tick|createdAt|host:port|token`; anything else (a mark of an older version, another createdAt) is none */
+function parseMark(value: string, createdAt: string): TickMark | null {
+  const [tick, created, node, token, ...rest] = value.split(SEP);
+  if (rest.length > 0 || created !== createdAt || !node || !token || !/^\d+$/.test(tick ?? '')) return null;
+  return { tick: Number(tick), node, token };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -94,6 +94,8 @@ export interface CommitConnection {
   redis: Redis;
   /** increments whenever the connection closes; an attempt spanning a change is void */
   epoch(): number;
+  /** Redis Cluster: host:port of the primary this connection goes to (the tick marks name it) */
+  node?: string;
 }
 
 export function connectCommitRedis(url: string, name: string): CommitConnection {

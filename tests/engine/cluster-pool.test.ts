@@ -16,7 +16,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStatus } from '../../cli/status-read.ts';
-import { simKeys, TICK_MARK_KEYS } from '../../shared/keyspace.ts';
+import { simKeys } from '../../shared/keyspace.ts';
 import type { StoredEvent } from '../../shared/schemas.ts';
 import { getSim, resumeSim } from '../../shared/sim-registry.ts';
 import { type ClusterCommitRecorder, clusterTickViolations, recordClusterCommits } from '../helpers/cluster-commits.ts';
@@ -250,6 +250,12 @@ describe('the worker pool on a Redis Cluster', () => {
       for (const [w, p] of workers) console.log(w, p.logs.filter((l) => stuck.includes(String(l.simId)) || !l.simId).slice(-30).map((l) => JSON.stringify(l)).join('\n'));
       throw err;
     });
+    // a world whose primary died with a commit of it in flight, or with writes its replica had
+    // not received, is paused with the range (it may have run): an operator resumes it
+    const lostHere: string[] = [];
+    for (const id of itsSims) if ((await getSim(r(), id))?.lostTicks) lostHere.push(id);
+    for (const id of lostHere) expect(await resumeSim(r(), id)).toBe(true);
+    if (lostHere.length > 0) await ticksFurther(lostHere, 2, 'the worlds paused with a lost range ticking again after a resume');
     const worst = Math.max(...handled.values());
     figures.push(
       `(b) kill -9 of primary :${victim.port} (${itsSims.length} worlds), replica :${promoted.port} promoted after ${promotedAt - killedAt} ms; worlds ticking again after ${Math.min(...handled.values())}..${worst} ms (bound ${SILENCE_BOUND_MS} ms)`,
@@ -283,22 +289,9 @@ describe('the worker pool on a Redis Cluster', () => {
     // ticks the replica will never get
     await ticksFurther(itsSims, 3, 'every world of the victim 3 ticks past what its replica has');
     const committed = await ticks(r(), itsSims);
-    // The marks are written FLUSH_MS after a commit's reply (engine/tick-marks.ts): a holder dying
-    // within that window may leave its last loss unseen, as documented. Kill only once the worker
-    // has marked what was seen committed, so the assertion below is about detection, not that race.
-    await pollUntil(
-      async () => {
-        for (const id of itsSims) {
-          const marks = await Promise.all(TICK_MARK_KEYS.map((key) => r().hget(key, id)));
-          const highest = Math.max(-1, ...marks.filter((v): v is string => v !== null).map((v) => Number(v.split(':')[0])));
-          if (highest < committed.get(id)!) return undefined;
-        }
-        return true;
-      },
-      'the tick marks of the ticks seen committed',
-      30_000,
-      20,
-    );
+    // (killed at any moment of the ticks: a tick's mark is written before its EXEC is sent, so
+    // even a commit landing just before the kills is found; cluster-lost-writes.test.ts pins
+    // the two exact moments)
     // the worker holding the most of them dies with the primary
     const held = new Map(await Promise.all(itsSims.map(async (id) => [id, (await r().get(simKeys(id).lease))?.split(':')[0] ?? null] as const)));
     const deadWorker = ['w1', 'w2'].sort((x, y) => [...held.values()].filter((h) => h === y).length - [...held.values()].filter((h) => h === x).length)[0]!;
@@ -417,8 +410,9 @@ describe('orders and ticks, judged from Redis', () => {
       const commits = recorder!.of(id);
       expect(commits.length, id).toBeGreaterThan(3);
       const lostJumps = (await readEvents(r(), id)).filter((e): e is Extract<StoredEvent, { type: 'ticks_lost' }> => e.type === 'ticks_lost');
-      // a lost range was committed once (seen on the primary that lost it), so no gap remains
-      expect(clusterTickViolations(commits), `${id} (lost ranges ${JSON.stringify(lostJumps)})`).toEqual([]);
+      // a lost range was committed once (seen on the primary that lost it), except a tick whose
+      // commit was in flight when its primary died: it may never have run
+      expect(clusterTickViolations(commits, lostJumps), `${id} (lost ranges ${JSON.stringify(lostJumps)})`).toEqual([]);
       // executed by a primary that served the world's slot, sent on a worker's commit connection
       // (MONITOR names the sender; a replica replaying its primary's stream names none)
       const sent = recorder!.sentTo(id);

@@ -26,8 +26,9 @@ export async function startInProcessWorker(env: Record<string, string>, hooks: W
   const config = parseConfig({ LOG_LEVEL: 'silent', WORLD_VICTORY: 'none', ...env }); // no match end unless asked
   const log = pino({ level: 'debug', base: { who: config.WORKER_ID } }, sink);
   // A worker hosts every registered simulation; the test's hooks are about its own (SIM_ID).
-  const beforeExec = hooks.beforeExec;
-  const service = await startWorker(config, log, beforeExec ? { beforeExec: (tick, simId) => (simId === config.SIM_ID ? beforeExec(tick, simId) : Promise.resolve()) } : {});
+  const own = (hook: ((tick: number, simId: string) => Promise<void>) | undefined) =>
+    hook && ((tick: number, simId: string) => (simId === config.SIM_ID ? hook(tick, simId) : Promise.resolve()));
+  const service = await startWorker(config, log, { beforeExec: own(hooks.beforeExec), afterExec: own(hooks.afterExec) });
   let stopped = false;
   return {
     service,

@@ -128,7 +128,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       if (!c || !alive()) return;
       await new Promise<void>((resolve) => {
         c.once('exit', () => resolve());
-        c.kill('SIGCONT'); // a paused server still dies on SIGKILL, but be explicit
+        // SIGKILL alone: a stopped server dies without running again (a SIGCONT first would let
+        // it execute and answer what reached it while stopped)
         c.kill('SIGKILL');
       });
     };
