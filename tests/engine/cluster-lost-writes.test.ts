@@ -14,6 +14,7 @@ import { SnapshotField, simKeys, TICK_MARK_KEYS } from '../../shared/keyspace.ts
 import type { StoredEvent } from '../../shared/schemas.ts';
 import { createSim, getSim, resumeSim } from '../../shared/sim-registry.ts';
 import { type ClusterCommitRecorder, clusterTickViolations, recordClusterCommits } from '../helpers/cluster-commits.ts';
+import type { WorkerHooks } from '../../engine/worker.ts';
 import { type InProcessWorker, startInProcessWorker } from '../helpers/in-process-worker.ts';
 import { killAllRoles, pollUntil, spawnRole } from '../helpers/processes.ts';
 import { type ClusterNode, startTestCluster, type TestCluster } from '../helpers/redis-cluster.ts';
@@ -103,30 +104,37 @@ async function resumedAbove(id: string, to: number, recorder: ClusterCommitRecor
   if (lastNeverRan) expect(commits.map((c) => c.tick)).not.toContain(to);
 }
 
+/**
+ * A new simulation on a primary with a replica, its commits recorded, held by an in-process
+ * worker with `hooks`; the world ticked past the start, then cut off from its replica and two
+ * ticks further (ticks the replica never gets).
+ */
+async function worldCutOffFromReplica(prefix: string, workerId: string, hooks: WorkerHooks) {
+  const { id, primary, replica } = await simOnReplicatedPrimary(prefix);
+  await createSim(r(), { id, systems: 12, tickDelayMs: 100 });
+  const recorder = await recordClusterCommits(cluster, [id]);
+  recorders.push(recorder);
+  const holder = await startInProcessWorker({ REDIS_CLUSTER_NODES: cluster.seeds, SIM_ID: id, WORKER_ID: workerId, LEASE_TTL_MS: TTL, WORKER_HTTP_PORT: '0' }, hooks);
+  inProcess.push(holder);
+  await untilTick(id, 3);
+  await cutOff(primary, replica);
+  await untilTick(id, (await committed(id)) + 2);
+  return { id, primary, replica, recorder, holder };
+}
+
 describe('lost writes on a Redis Cluster', () => {
   it('(a) a holder dead right after its commit, with the primary: the next holder finds the range up to that tick in the tick mark', async () => {
-    const { id, primary, replica } = await simOnReplicatedPrimary('la');
-    await createSim(r(), { id, systems: 12, tickDelayMs: 100 });
-    const recorder = await recordClusterCommits(cluster, [id]);
-    recorders.push(recorder);
     let armed = false;
     let frozenAt: number | undefined;
-    const holder = await startInProcessWorker(
-      { REDIS_CLUSTER_NODES: cluster.seeds, SIM_ID: id, WORKER_ID: 'dies', LEASE_TTL_MS: TTL, WORKER_HTTP_PORT: '0' },
-      {
-        afterExec: async (tick) => {
-          if (!armed) return;
-          armed = false;
-          frozenAt = tick;
-          // the holder is dead from here on, as far as Redis can tell
-          await new Promise<void>((_, reject) => (unfreeze = reject));
-        },
+    const { id, primary, replica, recorder, holder } = await worldCutOffFromReplica('la', 'dies', {
+      afterExec: async (tick) => {
+        if (!armed) return;
+        armed = false;
+        frozenAt = tick;
+        // the holder is dead from here on, as far as Redis can tell
+        await new Promise<void>((_, reject) => (unfreeze = reject));
       },
-    );
-    inProcess.push(holder);
-    await untilTick(id, 3);
-    await cutOff(primary, replica);
-    await untilTick(id, (await committed(id)) + 2); // ticks the replica never gets
+    });
     armed = true;
     await pollUntil(async () => frozenAt, 'the holder frozen right after a commit', 30_000, 10);
     expect(await committed(id)).toBe(frozenAt);
@@ -147,28 +155,19 @@ describe('lost writes on a Redis Cluster', () => {
   }, 180_000);
 
   it('(b) a commit in flight when its primary dies: the holder counts its tick lost once the replica serves the world', async () => {
-    const { id, primary, replica } = await simOnReplicatedPrimary('lb');
-    await createSim(r(), { id, systems: 12, tickDelayMs: 100 });
-    const recorder = await recordClusterCommits(cluster, [id]);
-    recorders.push(recorder);
     let armed = false;
     let inFlight: number | undefined;
-    const holder = await startInProcessWorker(
-      { REDIS_CLUSTER_NODES: cluster.seeds, SIM_ID: id, WORKER_ID: 'holder', LEASE_TTL_MS: TTL, WORKER_HTTP_PORT: '0' },
-      {
-        beforeExec: async (tick) => {
-          if (!armed) return;
-          armed = false;
-          inFlight = tick;
-          // the primary hangs: the EXEC sent next gets no reply
-          cluster.node(primary).pause();
-        },
+    const victim = { port: 0 };
+    const { id, primary, replica, recorder, holder } = await worldCutOffFromReplica('lb', 'holder', {
+      beforeExec: async (tick) => {
+        if (!armed) return;
+        armed = false;
+        inFlight = tick;
+        // the primary hangs: the EXEC sent next gets no reply
+        cluster.node(victim.port).pause();
       },
-    );
-    inProcess.push(holder);
-    await untilTick(id, 3);
-    await cutOff(primary, replica);
-    await untilTick(id, (await committed(id)) + 2);
+    });
+    victim.port = primary;
     // (the mark keys the hanging primary serves would not answer)
     const markKeys: string[] = [];
     for (const k of TICK_MARK_KEYS) if ((await cluster.ownerOfKey(k)).port !== primary) markKeys.push(k);
