@@ -8,7 +8,8 @@
 // (401/403) -> parse, validate, authorise, Idempotency-Key (400/403) -> key reused for another
 // request (422) -> backlog (503) -> rate limit (429). The key, the backlog and the rate limit
 // are checked by the same Lua script that appends (see ../rate-limited-append.ts): one round
-// trip, atomic. A repeat with the same key answers the first request's ids and appends nothing.
+// trip, atomic per request (requests that arrive together share the script call, each decided
+// in turn, each with its own outcome). A repeat with the same key answers the first request's ids and appends nothing.
 //
 // When Redis fails, the answer says whether the order may have been queued: 503
 // redis_unavailable only when the append certainly did not run (retrying is safe), else 504
@@ -26,7 +27,7 @@ import { IDEMPOTENCY_HEADER, parseIdempotencyKey, requestFingerprint } from '../
 import { authorizationHeader, bearerToken, tokenAuthenticator, tokenMatcher } from '../middleware/auth.ts';
 import { bodyLimitCheck } from '../middleware/body-limit.ts';
 import { parseOrderRequest } from '../order-request.ts';
-import { type AppendLimits, type AppendOutcome, appendOrdersWithinRate, type IdempotencyClaim } from '../rate-limited-append.ts';
+import { type AppendLimits, type AppendOutcome, type IdempotencyClaim, orderAppender } from '../rate-limited-append.ts';
 import { certainlyNotRun, isRedisUnavailable } from '../redis-unavailable.ts';
 import type { BatchAccepted, OrderAccepted } from '../schemas.ts';
 import { simIdOf, unknownSim } from '../sim-scope.ts';
@@ -92,6 +93,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
   const checkBodyLimit = bodyLimitCheck(ctx.config.API_BODY_LIMIT);
   const authenticate = tokenAuthenticator(ctx.config.API_TOKENS);
   const matchToken = tokenMatcher(ctx.config.API_TOKENS);
+  const append = orderAppender(ctx.redis, budget, ctx.durability);
 
   /**
    * A request with an unconfirmed (scoped) token was refused before Redis: says why in the
@@ -129,7 +131,7 @@ export function orderRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const claim: IdempotencyClaim | undefined = key === undefined ? undefined : { key, fingerprint: requestFingerprint(orders, batch), ttlMs: idempotencyTtlMs };
     let outcome: AppendOutcome;
     try {
-      outcome = await appendOrdersWithinRate(ctx.redis, keys, by, orders, budget, claim, { requireSim: simId !== null, tokenDigest: target.tokenDigest }, ctx.durability);
+      outcome = await append(keys, { by, orders, claim, scope: { requireSim: simId !== null, tokenDigest: target.tokenDigest } });
     } catch (err) {
       throw appendFailure(err, claim !== undefined);
     }
