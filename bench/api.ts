@@ -171,6 +171,8 @@ interface CpuSplit {
   redisCpuUs: number;
   /** the append script as Redis times it (INFO commandstats, EVALSHA), µs per call */
   scriptUs: number;
+  /** requests sent per script call (requests that arrive together share one call) */
+  perCall: number;
 }
 
 /** A process's CPU time so far (µs), from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
@@ -214,11 +216,12 @@ async function measure(baseUrl: string, route: string, probe: RedisProbe, token?
     cpuUs: (cpuAfter - cpuBefore) / result.sent,
     redisCpuUs: redisCpu / result.sent,
     scriptUs: calls > 0 ? (scriptAfter.usec - scriptBefore.usec) / calls : 0,
+    perCall: calls > 0 ? result.sent / calls : 0,
   };
 }
 
 const fmt = (r: LoadResult & CpuSplit) =>
-  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   CPU µs/req: server ${r.cpuUs.toFixed(0).padStart(3)}, redis ${r.redisCpuUs.toFixed(0).padStart(3)} (script ${r.scriptUs.toFixed(1)})   statuses ${JSON.stringify(r.statuses)}`;
+  `${r.path.padEnd(8)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50ms.toFixed(2).padStart(6)} ms   p99 ${r.p99ms.toFixed(2).padStart(6)} ms   CPU µs/req: server ${r.cpuUs.toFixed(0).padStart(3)}, redis ${r.redisCpuUs.toFixed(0).padStart(3)} (script ${r.scriptUs.toFixed(1)}, ${r.perCall.toFixed(1)} req/call)   statuses ${JSON.stringify(r.statuses)}`;
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -268,12 +271,15 @@ async function ordersPart(): Promise<void> {
       ordersCpu: median(rounds.map((r) => r.orders.cpuUs)),
       ordersRedisCpu: median(rounds.map((r) => r.orders.redisCpuUs)),
       ordersScript: median(rounds.map((r) => r.orders.scriptUs)),
+      ordersPerCall: median(rounds.map((r) => r.orders.perCall)),
       ceilingRedisCpu: median(rounds.map((r) => r.ceiling.redisCpuUs)),
       simCpu: median(rounds.map((r) => r.sim.cpuUs)),
       simRedisCpu: median(rounds.map((r) => r.sim.redisCpuUs)),
       simScript: median(rounds.map((r) => r.sim.scriptUs)),
+      simPerCall: median(rounds.map((r) => r.sim.perCall)),
       keyedRedisCpu: median(rounds.map((r) => r.keyed.redisCpuUs)),
       keyedScript: median(rounds.map((r) => r.keyed.scriptUs)),
+      keyedPerCall: median(rounds.map((r) => r.keyed.perCall)),
       keyed: median(rounds.map((r) => r.keyedAccepted)),
       keyedToOrders: median(rounds.map((r) => r.keyedAccepted / r.accepted)),
       keyedCpu: median(rounds.map((r) => r.keyed.cpuUs)),
@@ -291,13 +297,16 @@ async function ordersPart(): Promise<void> {
     console.log(`  server CPU per request:             ${m.ordersCpu.toFixed(0)} µs per order, ${m.ceilingCpu.toFixed(0)} µs per no-op (${(m.ordersCpu / m.ceilingCpu).toFixed(2)}x)`);
     // the split the order path's cost is judged by: what the API server spends on an order
     // beyond the framework's no-op, and what redis-server spends (of it, the script itself)
-    console.log('  CPU per order (µs)                    server  (beyond no-op)  redis-server  (script)');
-    const split = (label: string, cpu: number, redisCpu: number, script: number) =>
-      console.log(`    ${label.padEnd(36)}${cpu.toFixed(0).padStart(6)}  ${(cpu - m.ceilingCpu).toFixed(0).padStart(14)}  ${redisCpu.toFixed(1).padStart(12)}  ${script.toFixed(1).padStart(8)}`);
-    split('/orders', m.ordersCpu, m.ordersRedisCpu, m.ordersScript);
-    split(`${SIM_ROUTE}, scoped token`, m.simCpu, m.simRedisCpu, m.simScript);
-    split('/orders with an Idempotency-Key', m.keyedCpu, m.keyedRedisCpu, m.keyedScript);
-    split('no-op (ceiling)', m.ceilingCpu, m.ceilingRedisCpu, 0);
+    // (script: µs per script call, which several requests may share: requests per call beside it)
+    console.log('  CPU per order (µs)                    server  (beyond no-op)  redis-server  (script per call, requests per call)');
+    const split = (label: string, cpu: number, redisCpu: number, script: number, perCall: number) =>
+      console.log(
+        `    ${label.padEnd(36)}${cpu.toFixed(0).padStart(6)}  ${(cpu - m.ceilingCpu).toFixed(0).padStart(14)}  ${redisCpu.toFixed(1).padStart(12)}  ${script.toFixed(1).padStart(8)}, ${perCall.toFixed(1)}`,
+      );
+    split('/orders', m.ordersCpu, m.ordersRedisCpu, m.ordersScript, m.ordersPerCall);
+    split(`${SIM_ROUTE}, scoped token`, m.simCpu, m.simRedisCpu, m.simScript, m.simPerCall);
+    split('/orders with an Idempotency-Key', m.keyedCpu, m.keyedRedisCpu, m.keyedScript, m.keyedPerCall);
+    split('no-op (ceiling)', m.ceilingCpu, m.ceilingRedisCpu, 0, 0);
     console.log(`  orders in the stream afterwards:    ${queued}`);
     console.log(`  machine load average (1 min):       ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores (figures are only comparable within one run)`);
   } finally {
