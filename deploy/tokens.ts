@@ -8,17 +8,17 @@
 // already in the directory (a restart keeps its tokens), or a new random one.
 //
 //   node dist/deploy/tokens.js <dir>        (tsx deploy/tokens.ts <dir> from the sources)
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, parseConfig } from '../shared/config.ts';
+import { newToken } from '../shared/new-token.ts';
 
 /** The token variables, by the API_TOKENS name each one is for (the two compose/k8s bots). */
 export const TOKEN_VARIABLES = { admin: 'ADMIN_TOKEN', BotFaction: 'BOTFACTION_TOKEN', Crimson: 'CRIMSON_TOKEN' } as const;
 
 /** 24 random bytes: 32 URL-safe characters, far past guessing and the config's 8-character minimum. */
-const newToken = () => randomBytes(24).toString('base64url');
+const newApiToken = () => newToken(24);
 
 /** Writes through a temporary file and a rename, so a reader never sees half a token. */
 function writeSecret(file: string, value: string): void {
@@ -33,7 +33,7 @@ export function writeTokens(dir: string, env: NodeJS.ProcessEnv): Record<string,
   const tokens: Record<string, string> = {};
   for (const variable of Object.values(TOKEN_VARIABLES)) {
     const file = path.join(dir, variable);
-    tokens[variable] = env[variable]?.trim() || (existsSync(file) ? readFileSync(file, 'utf8').trim() : '') || newToken();
+    tokens[variable] = env[variable]?.trim() || (existsSync(file) ? readFileSync(file, 'utf8').trim() : '') || newApiToken();
   }
   const apiTokens = Object.entries(TOKEN_VARIABLES)
     .map(([name, variable]) => `${name}:${tokens[variable]}`)

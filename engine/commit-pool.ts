@@ -4,8 +4,6 @@
 // reconnect, and an epoch the tick compares to abandon an attempt that saw a disconnect.
 // Connections are opened on demand, up to `max`, so a worker hosting one world has one.
 // With one Redis, CommitPool; in Redis Cluster mode, RoutedCommitPool: the same per primary.
-import calculateSlot from 'cluster-key-slot';
-import { simKeys } from '../shared/keyspace.ts';
 import { type CommitConnection, connectCommitRedis } from '../shared/redis.ts';
 import type { NodeAddress, SlotTable } from './slot-table.ts';
 
@@ -30,7 +28,7 @@ export class CommitPool implements CommitLender {
   ) {}
 
   /** A ready, idle connection, or undefined (one more is opened if the pool may grow). */
-  tryBorrow(_simId?: string): CommitConnection | undefined {
+  tryBorrow(_slot?: number): CommitConnection | undefined {
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const c = this.idle[i]!;
       if (c.redis.status !== 'ready') continue;
@@ -80,8 +78,8 @@ export class CommitPool implements CommitLender {
 
 /** What the scheduler borrows commit connections from: one Redis, or one per cluster primary. */
 export interface CommitLender {
-  /** a ready, idle connection to where `simId`'s keys live, or undefined (the pool may open one) */
-  tryBorrow(simId: string): CommitConnection | undefined;
+  /** a ready, idle connection to where the keys of hash slot `slot` live (a simulation's: simSlot), or undefined (the pool may open one) */
+  tryBorrow(slot: number): CommitConnection | undefined;
   giveBack(c: CommitConnection): void;
   close(): void;
 }
@@ -126,18 +124,13 @@ export class RoutedCommitPool implements CommitLender {
     private readonly onClosed: () => void,
   ) {}
 
-  /** CRC16 of a short key: cheaper than a map that would keep every simulation id ever seen */
-  slotOf(simId: string): number {
-    return calculateSlot(simKeys(simId).lease);
+  /** the primary the table names for hash slot `slot` (undefined while it is not served) */
+  ownerOf(slot: number): NodeAddress | undefined {
+    return this.table.ownerOf(slot);
   }
 
-  /** the primary the table names for `simId` (undefined while its slot is not served) */
-  ownerOf(simId: string): NodeAddress | undefined {
-    return this.table.ownerOf(this.slotOf(simId));
-  }
-
-  tryBorrow(simId: string): CommitConnection | undefined {
-    const addr = this.ownerOf(simId);
+  tryBorrow(slot: number): CommitConnection | undefined {
+    const addr = this.ownerOf(slot);
     if (addr === undefined) return undefined;
     const node = this.node(addr);
     for (let i = node.idle.length - 1; i >= 0; i--) {

@@ -14,7 +14,7 @@
 import calculateSlot from 'cluster-key-slot';
 import type { CommitConnection, RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
-import { POOL_CHANNEL, SIMS_INDEX_KEY, TICK_MARK_KEYS, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder, simKeys } from '../shared/keyspace.ts';
+import { POOL_CHANNEL, SIMS_INDEX_KEY, TICK_MARK_KEYS, WORKERS_KEY, WORKER_INFO_KEY, leaseHolder, simKeys, simSlot } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import { balance, leavePool, type WorkerReport } from '../shared/pool-members.ts';
 import { connectRedis } from '../shared/redis.ts';
@@ -106,7 +106,7 @@ export class WorkerPool {
     // a simulation's marks go to keys other primaries than the simulation's own serve, one per
     // primary (the next is tried when one does not answer); a one-primary cluster has only its own
     const markKeysFor = (simId: string): string[] => {
-      const own = routed.ownerOf(simId);
+      const own = routed.ownerOf(simSlot(simId));
       const seen = new Set<string>();
       const keys: string[] = [];
       markSlots.forEach((slot, i) => {
@@ -320,7 +320,7 @@ export class WorkerPool {
             this.readyHead += 1; // dropped or already running
             continue;
           }
-          const conn = this.commits.tryBorrow(r.simId);
+          const conn = this.commits.tryBorrow(r.slot);
           if (!conn) break;
           this.readyHead += 1;
           this.run(r, conn);
@@ -347,8 +347,8 @@ export class WorkerPool {
     for (let i = this.readyHead; i < this.ready.length; i++) {
       const r = this.ready[i]!;
       if (this.runners.get(r.simId) !== r || r.running) continue;
-      const owner = routed.ownerOf(r.simId);
-      const conn = spent.has(owner) ? undefined : routed.tryBorrow(r.simId);
+      const owner = routed.ownerOf(r.slot);
+      const conn = spent.has(owner) ? undefined : routed.tryBorrow(r.slot);
       if (!conn) {
         spent.add(owner);
         waiting.push(r);

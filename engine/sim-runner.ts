@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Config } from '../shared/config.ts';
 import { META_ENDED, META_LOST } from '../shared/sim-registry.ts';
-import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys } from '../shared/keyspace.ts';
+import { RESULTS_GENERATIONS_KEPT, SnapshotField, leaseHolder, resultsGeneration, type SimKeys, simKeys, simSlot } from '../shared/keyspace.ts';
 import type { Logger } from '../shared/log.ts';
 import type { CommitConnection } from '../shared/redis.ts';
 import { type StreamEntry, compareStreamIds, decodeOrderEntry, eventEntryFields } from '../shared/streams.ts';
@@ -97,6 +97,8 @@ export class SimRunner implements Scheduled {
   due = 0;
   heapIndex = -1;
   readonly keys: SimKeys;
+  /** the hash slot of its keys, computed once: the scheduler routes by it on every pass (Redis Cluster) */
+  readonly slot: number;
   readonly log: Logger;
   /** when the next tick should run (ms); the schedule that tick lag is measured against */
   nextTickAt: number;
@@ -140,6 +142,7 @@ export class SimRunner implements Scheduled {
     acquiredAt: number,
   ) {
     this.keys = simKeys(simId);
+    this.slot = simSlot(simId);
     this.budget = new TickBudget(ctx.config.LEASE_TTL_MS);
     this.log = ctx.log.child({ simId });
     this.leaseUntil = acquiredAt + ctx.config.LEASE_TTL_MS;

@@ -1,6 +1,7 @@
 // Every Redis key of Sector is built here and nowhere else. All keys of one simulation carry
 // the hash tag `{simId}`, so that in Redis Cluster they share a slot and one WATCH/MULTI
 // can span them.
+import calculateSlot from 'cluster-key-slot';
 
 export interface SimKeys {
   readonly simId: string;
@@ -48,6 +49,9 @@ export function simKeys(simId: string): SimKeys {
     idempotency: (tokenName: string, key: string) => `${p}:idem:${tokenName}:${key}`,
   };
 }
+
+/** The Redis Cluster hash slot of a simulation's keys (all share its `{id}` tag): what routes its commits. */
+export const simSlot = (simId: string): number => calculateSlot(simKeys(simId).lease);
 
 /** Field names inside the snapshot hash. */
 export const SnapshotField = {

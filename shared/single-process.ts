@@ -2,7 +2,7 @@
 // runs its own redis-server (append-only file under .sector/, so the world survives a restart)
 // and stops it on exit, after the roles; with either, it uses that Redis or that cluster.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { newToken } from './new-token.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiToken, Config } from './config.ts';
@@ -102,7 +102,7 @@ export async function startAll(config: Config, root: Logger, starters: Starters)
     const botFactions = localBotFactions(config);
     let tokens: ApiToken[] = config.API_TOKENS;
     if (tokens.length === 0) {
-      tokens = [{ name: 'admin', token: randomBytes(18).toString('base64url') }, ...botFactions.map((name) => ({ name, token: randomBytes(18).toString('base64url') }))];
+      tokens = [{ name: 'admin', token: newToken(18) }, ...botFactions.map((name) => ({ name, token: newToken(18) }))];
       const admin = tokens[0]!;
       process.stdout.write(`\nSector admin token (printed once; set API_TOKENS to choose your own): ${admin.token}\n\n`);
     }
