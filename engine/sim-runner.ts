@@ -288,7 +288,6 @@ export class SimRunner implements Scheduled {
       return 'conflict';
     }
     if (commit.epoch() !== epoch || c.status !== 'ready') return 'conflict';
-    const intended = marks && tickNo > 0 ? { base: tickNo - 1, createdAt: meta[5]! } : null;
 
     const m = c.multi();
     const writes = snapshotWrites(seeded ? null : (prev?.world ?? null), next);
@@ -327,7 +326,7 @@ export class SimRunner implements Scheduled {
       // the attempt is abandoned, never redirected (the pool refreshes its slot table)
       const reason = clusterAbandonReason(err);
       if (reason !== null && reason !== 'closed') {
-        if (intended) this.retractMark(commit, intended);
+        if (marks) this.retractMark(commit, tickNo, meta[5]!);
         throw err;
       }
       // The reply was lost: the commit may or may not have landed. Ask Redis.
@@ -346,7 +345,7 @@ export class SimRunner implements Scheduled {
       reply = [];
     }
     if (reply === null) {
-      if (intended) this.retractMark(commit, intended);
+      if (marks) this.retractMark(commit, tickNo, meta[5]!);
       // A watched key changed (the cache stays: the next attempt's rev says if it is current).
       this.budget.recordAttempt(Date.now() - started);
       if (Date.now() >= leaseEnds) this.reportOutlasted(tickNo, Date.now() - started);
@@ -474,8 +473,8 @@ export class SimRunner implements Scheduled {
    * another primary (after a migration) takes the tick for lost. Best effort: a mark left
    * behind costs at most a needless pause (the range is in the operator's runbook).
    */
-  private retractMark(commit: CommitConnection, intended: { base: number; createdAt: string }): void {
-    void this.intend(commit, intended.base, intended.createdAt);
+  private retractMark(commit: CommitConnection, tick: number, createdAt: string): void {
+    if (tick > 0) void this.intend(commit, tick - 1, createdAt);
   }
 
   /**
